@@ -1,0 +1,15 @@
+import { ErrorBody } from '../src/messages/schemas.js'
+
+const WHY: Record<number, string> = {
+  400: 'invalid request (6004, 6016, 6017, 6027, 7003, 80002)',
+  401: 'missing, malformed, wrongly signed, wrong-app or expired UserSig (7000x)',
+  403: 'not allowed for the caller (10007)',
+  404: 'unknown message, anchor or group (6021, 10010)',
+  413: 'request body too large (80002)',
+  415: 'Content-Type is not application/json (6017)',
+}
+
+/** The error responses of a route: `{code, desc}` under each status it can answer. */
+export function errors (...statuses: Array<keyof typeof WHY>) {
+  return Object.fromEntries(statuses.map(s => [s, { ...ErrorBody, description: WHY[s] }]))
+}

@@ -1,0 +1,164 @@
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Ajv, type Options as AjvOptions } from 'ajv'
+import { randomUUID } from 'node:crypto'
+import { isUtf8 } from 'node:buffer'
+import sjson from 'secure-json-parse'
+import type { Config } from './config.js'
+import { catalogue, Errors, TimError } from './errors.js'
+import identity from './auth/identity.js'
+import metrics from './plugins/metrics.js'
+import store from './plugins/store.js'
+import messageRoutes from '../routes/messages.js'
+import systemRoutes from '../routes/system.js'
+
+export interface BuildOptions {
+  config: Config
+  /** Where pino writes (tests capture logs with it); stdout by default. */
+  logStream?: NodeJS.WritableStream
+  /** Unix seconds now, for tests of time rules. */
+  now?: () => number
+}
+
+/** JSON bodies over this are refused with 413 (CONTRACT §7). */
+export const BODY_LIMIT = 1024 * 1024
+
+const REQUEST_ID = /^[\w.:@-]{1,128}$/
+
+const ajvBase: AjvOptions = { useDefaults: true, removeAdditional: true, allErrors: false, strict: false }
+/** Bodies are not coerced ("20" is not a count); query strings and params are parsed as their types. */
+const ajv = {
+  body: new Ajv({ ...ajvBase, coerceTypes: false }),
+  other: new Ajv({ ...ajvBase, coerceTypes: 'array' }),
+}
+
+const apiDescription = `The message interfaces of the Tencent Cloud IM C SDK (TIMMsg*) over HTTP, with the SDK's own JSON.
+
+Authenticate with \`Authorization: Bearer <UserSig>\` (TLSSigAPIv2, signed with the gateway's SDKAppID and key). The admin identifier may act for a user with \`X-TIM-On-Behalf-Of\`.
+
+Errors are \`{code, desc}\` with a TIM error code:
+
+| code | HTTP | when |
+|---|---|---|
+${catalogue.map(e => `| ${e.code} | ${e.status} | ${e.when} |`).join('\n')}
+`
+
+/** "body/message_elem_array/0/text_elem_content" → "message_elem_array[0].text_elem_content" */
+function keyPath (instancePath: string, extra?: string): string {
+  const parts = instancePath.split('/').filter(p => p !== '')
+  if (extra !== undefined) parts.push(extra)
+  return parts.reduce((acc, p) => /^\d+$/.test(p) ? `${acc}[${p}]` : acc === '' ? p : `${acc}.${p}`, '')
+}
+
+function validationDesc (err: FastifyError): string {
+  const first = err.validation?.[0]
+  const part = err.validationContext ?? 'body'
+  if (first === undefined) return `invalid ${part}`
+  const missing = (first.params as { missingProperty?: string }).missingProperty
+  if (first.keyword === 'required' && missing !== undefined) {
+    return `${part === 'body' ? '' : `${part} `}${keyPath(first.instancePath, missing)} is required`
+  }
+  const path = keyPath(first.instancePath)
+  return `${path === '' ? part : `${part === 'body' ? '' : `${part} `}${path}`} ${first.message ?? 'is invalid'}`
+}
+
+/**
+ * The whole gateway as a Fastify instance, not listening: every option, the plugins in
+ * order, the routes and the one error handler. No side effects beyond opening the store.
+ */
+export async function buildApp ({ config, logStream, now }: BuildOptions): Promise<FastifyInstance> {
+  const logger: FastifyServerOptions['logger'] = {
+    level: config.logLevel,
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers["x-tim-usersig"]', 'config.secretKey', 'secretKey', 'secret_key', '*.secretKey'],
+      censor: '[redacted]',
+    },
+    ...(logStream !== undefined && { stream: logStream }),
+  }
+  const app = Fastify({
+    logger,
+    bodyLimit: BODY_LIMIT,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajv.body : ajv.other).compile(schema))
+
+  app.removeAllContentTypeParsers()
+  const parseJson = (_req: unknown, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
+    const buf = body as Buffer
+    if (buf.length === 0) return done(null, undefined)
+    if (!isUtf8(buf)) return done(Errors.invalidParameter('the body is not valid UTF-8'))
+    try {
+      done(null, sjson.parse(buf.toString('utf8'), undefined, { protoAction: 'remove', constructorAction: 'remove' }))
+    } catch (err) {
+      done(Errors.invalidJson((err as Error).message))
+    }
+  }
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, parseJson)
+  app.addContentTypeParser(/^application\/[\w.+-]*\+json$/, { parseAs: 'buffer' }, parseJson)
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+    reply.header('x-content-type-options', 'nosniff')
+  })
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    let e: TimError
+    if (err instanceof TimError) e = err
+    else if (err.validation !== undefined) e = Errors.invalidParameter(validationDesc(err))
+    else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') e = Errors.bodyTooLarge(request.routeOptions.bodyLimit ?? BODY_LIMIT)
+    else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') e = Errors.unsupportedMediaType(String(request.headers['content-type'] ?? 'none'))
+    else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      e = new TimError(6017, err.statusCode, err.message)
+    } else {
+      request.log.error({ err }, 'unexpected error')
+      e = Errors.internal()
+    }
+    if (e.statusCode >= 500 && err instanceof TimError) request.log.error({ err }, e.message)
+    return reply.status(e.statusCode).send({ code: e.code, desc: e.message })
+  })
+  app.setNotFoundHandler((request, reply) => {
+    const e = Errors.routeNotFound(request.method, request.url.split('?')[0] ?? '')
+    return reply.status(e.statusCode).send({ code: e.code, desc: e.message })
+  })
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'timgate', version: '0.1.0', description: apiDescription },
+      tags: [
+        { name: 'messages', description: 'The TIMMsg* interfaces' },
+        { name: 'system', description: 'Health, metrics and this document' },
+      ],
+      components: {
+        securitySchemes: {
+          UserSig: { type: 'http', scheme: 'bearer', description: 'A TLSSigAPIv2 UserSig (`npm run usersig -- <userID>`)' },
+        },
+      },
+      security: [{ UserSig: [] }],
+    },
+  })
+  // The reference page is public, like /openapi.json.
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/docs')) route.config = { ...route.config, public: true }
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } })
+  await app.register(metrics)
+  await app.register(identity, { sdkAppId: config.sdkAppId, secretKey: config.secretKey, adminIdentifier: config.adminIdentifier })
+  await app.register(store, {
+    dataDir: config.dataDir,
+    onStored: (n: number) => app.metrics.messagesStored(n),
+    ...(now !== undefined && { now }),
+  })
+  await app.register(systemRoutes)
+  await app.register(messageRoutes)
+  return app
+}

@@ -1,0 +1,126 @@
+import { randomBytes, randomInt } from 'node:crypto'
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+
+/** A bad environment variable: start-up stops with this one line. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+type Parser<T> = (raw: string, name: string) => T
+
+const integer = (min: number, max: number): Parser<number> => (raw, name) => {
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`)
+  const n = Number(raw.trim())
+  if (n < min || n > max) throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`)
+  return n
+}
+const text: Parser<string> = (raw, name) => {
+  if (raw.trim() === '') throw new ConfigError(`${name} must not be empty`)
+  return raw.trim()
+}
+const userId: Parser<string> = (raw, name) => {
+  if (!/^[\x21-\x7e]{1,32}$/.test(raw)) throw new ConfigError(`${name} must be 1-32 bytes of printable ASCII without spaces, got "${raw}"`)
+  return raw
+}
+const level: Parser<string> = (raw, name) => {
+  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+  if (!levels.includes(raw)) throw new ConfigError(`${name} must be one of ${levels.join(', ')}, got "${raw}"`)
+  return raw
+}
+const postgresUrl: Parser<string> = (raw, name) => {
+  if (!/^postgres(ql)?:\/\//.test(raw)) throw new ConfigError(`${name} must be a postgres:// URL`)
+  return raw
+}
+const hostList: Parser<string[]> = (raw, name) => {
+  const hosts = raw.split(',').map(h => h.trim().toLowerCase()).filter(h => h !== '')
+  for (const h of hosts) {
+    if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/.test(h)) throw new ConfigError(`${name} has an invalid entry "${h}" (expected host or host:port)`)
+  }
+  return hosts
+}
+
+/** Every variable of CONTRACT §2: its parser and its default. */
+const spec = {
+  host: { env: 'HOST', parse: text, fallback: '127.0.0.1' },
+  port: { env: 'PORT', parse: integer(0, 65535), fallback: '8080' },
+  dataDir: { env: 'TIM_DATA_DIR', parse: text, fallback: './data' },
+  adminIdentifier: { env: 'TIM_ADMIN_IDENTIFIER', parse: userId, fallback: 'administrator' },
+  revokeWindowS: { env: 'TIM_REVOKE_WINDOW_S', parse: integer(0, 2 ** 31), fallback: '120' },
+  databaseUrl: { env: 'DATABASE_URL', parse: postgresUrl, fallback: undefined },
+  downloadAllowedHosts: { env: 'TIM_DOWNLOAD_ALLOWED_HOSTS', parse: hostList, fallback: '' },
+  downloadTimeoutMs: { env: 'TIM_DOWNLOAD_TIMEOUT_MS', parse: integer(1, 3_600_000), fallback: '30000' },
+  mediaMaxBytes: { env: 'TIM_MEDIA_MAX_BYTES', parse: integer(1, Number.MAX_SAFE_INTEGER), fallback: '104857600' },
+  rateLimit: { env: 'TIM_RATE_LIMIT', parse: integer(0, 1_000_000), fallback: '1000' },
+  logLevel: { env: 'LOG_LEVEL', parse: level, fallback: 'info' },
+} as const
+
+type Spec = typeof spec
+type Parsed<K extends keyof Spec> = ReturnType<Spec[K]['parse']>
+type EnvConfig = {
+  [K in keyof Spec]: Spec[K]['fallback'] extends undefined ? Parsed<K> | undefined : Parsed<K>
+}
+
+export type Config = EnvConfig & {
+  /** The app id that UserSigs are signed for. */
+  sdkAppId: number
+  /** The HMAC key of TLSSigAPIv2. */
+  secretKey: string
+}
+
+export type Env = Record<string, string | undefined>
+
+function fromEnv (env: Env): EnvConfig {
+  const out: Record<string, unknown> = {}
+  for (const [key, { env: name, parse, fallback }] of Object.entries(spec)) {
+    const raw = env[name] ?? fallback
+    out[key] = raw === undefined ? undefined : (parse as Parser<unknown>)(raw, name)
+  }
+  return out as EnvConfig
+}
+
+const SECRET_FILE = 'secret.json'
+
+/**
+ * The app id and key: from the environment when both are set, else from the data dir,
+ * generated there (mode 0600) on first start.
+ */
+function credentials (env: Env, dataDir: string): { sdkAppId: number, secretKey: string } {
+  const appIdRaw = env.TIM_SDKAPPID
+  const keyRaw = env.TIM_SECRET_KEY
+  if ((appIdRaw === undefined) !== (keyRaw === undefined)) {
+    throw new ConfigError('TIM_SDKAPPID and TIM_SECRET_KEY must be set together (or both left unset to use the generated pair)')
+  }
+  if (appIdRaw !== undefined && keyRaw !== undefined) {
+    return { sdkAppId: integer(1, 2 ** 32 - 1)(appIdRaw, 'TIM_SDKAPPID'), secretKey: text(keyRaw, 'TIM_SECRET_KEY') }
+  }
+  const file = join(dataDir, SECRET_FILE)
+  try {
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as { sdkappid?: unknown, secret_key?: unknown }
+    if (typeof stored.sdkappid !== 'number' || typeof stored.secret_key !== 'string') {
+      throw new ConfigError(`${file} is not a timgate secret file (expected {"sdkappid", "secret_key"})`)
+    }
+    return { sdkAppId: stored.sdkappid, secretKey: stored.secret_key }
+  } catch (err) {
+    if (err instanceof ConfigError) throw err
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`)
+    }
+  }
+  const generated = { sdkappid: randomInt(1_400_000_000, 1_500_000_000), secret_key: randomBytes(32).toString('hex') }
+  writeFileSync(file, JSON.stringify(generated, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
+  chmodSync(file, 0o600)
+  return { sdkAppId: generated.sdkappid, secretKey: generated.secret_key }
+}
+
+/** Reads and checks the whole configuration once; throws ConfigError naming the variable. */
+export function loadConfig (env: Env = process.env): Config {
+  const base = fromEnv(env)
+  const dataDir = resolve(base.dataDir)
+  try {
+    mkdirSync(dataDir, { recursive: true })
+  } catch (err) {
+    throw new ConfigError(`TIM_DATA_DIR "${base.dataDir}" cannot be created: ${(err as Error).message}`)
+  }
+  return { ...base, dataDir, ...credentials(env, dataDir) }
+}

@@ -1,0 +1,46 @@
+/**
+ * The error catalogue: every failure the gateway reports, with its TIM code and HTTP
+ * status. Code throws these; one error handler (src/app.ts) renders `{code, desc}`.
+ */
+export class TimError extends Error {
+  override name = 'TimError'
+  constructor (readonly code: number, readonly statusCode: number, desc: string, options?: ErrorOptions) {
+    super(desc, options)
+  }
+}
+
+/** One row of the README's and the OpenAPI document's error table. */
+export interface CatalogueEntry { code: number, status: number, when: string }
+
+export const catalogue: CatalogueEntry[] = []
+
+function entry<A extends unknown[]> (code: number, status: number, when: string, desc: (...args: A) => string) {
+  catalogue.push({ code, status, when })
+  return (...args: A) => new TimError(code, status, desc(...args))
+}
+
+const detail = (s: string) => s
+
+export const Errors = {
+  invalidJson: entry(6027, 400, 'the body is not valid JSON', (why: string) => `malformed JSON: ${why}`),
+  invalidParameter: entry(6017, 400, 'a key is missing, of the wrong type or out of range (desc names it); invalid UTF-8; wrong Content-Type', detail),
+  invalidConversation: entry(6004, 400, 'the conversation ID is not c2c_<userID> or group_<groupID>', (id: string) => `invalid conversation ID "${id}": expected c2c_<userID> or group_<groupID>`),
+  invalidIdentifier: entry(7003, 400, 'a UserID is not 1-32 bytes of printable ASCII', (what: string) => `invalid UserID ${what}: 1-32 bytes of printable ASCII`),
+  invalidElem: entry(6016, 400, 'an element type that clients may not send (group tips 5, group report 8, friend change 10, profile change 11, unknown), or a second sound or file element', detail),
+  messageTooLarge: entry(80002, 400, 'the element array plus message_cloud_custom_str is over 12 KB', (size: number) => `message body is ${size} bytes: the element array plus message_cloud_custom_str must be at most 12288 bytes`),
+  bodyTooLarge: entry(80002, 413, 'the request body is over its limit (1 MiB; 16 MiB for import and batch send)', (limit: number) => `request body is over the limit of ${limit} bytes`),
+  unsupportedMediaType: entry(6017, 415, 'a JSON endpoint was sent another Content-Type', (type: string) => `Content-Type must be application/json, got "${type}"`),
+  sigMissing: entry(70002, 401, 'no UserSig: the Authorization header is missing or not "Bearer <UserSig>"', () => 'missing UserSig: send "Authorization: Bearer <UserSig>"'),
+  sigMalformed: entry(70003, 401, 'the UserSig cannot be decoded', () => 'UserSig is malformed (not a TLSSigAPIv2 UserSig)'),
+  sigExpired: entry(70001, 401, 'the UserSig has expired', () => 'UserSig has expired'),
+  sigBadSignature: entry(70009, 401, 'the UserSig signature does not verify with the secret key', () => 'UserSig signature verification failed'),
+  sigBadIdentifier: entry(70013, 401, 'the UserSig names an invalid identifier', () => 'UserSig identifier is not a valid UserID'),
+  sigWrongApp: entry(70014, 401, 'the UserSig was made for another SDKAppID', () => 'UserSig was issued for another SDKAppID'),
+  permissionDenied: entry(10007, 403, 'the caller may not do this (X-TIM-On-Behalf-Of from a non-admin, message_sender other than the caller, a group the caller is not in)', detail),
+  groupNotFound: entry(10010, 404, 'the group does not exist', (groupId: string) => `group "${groupId}" does not exist`),
+  messageNotFound: entry(6021, 404, 'no message with that id or locator that the caller can see in this conversation', detail),
+  routeNotFound: entry(6017, 404, 'no such endpoint', (method: string, url: string) => `no endpoint ${method} ${url}`),
+  methodNotAllowed: entry(6017, 405, 'the endpoint exists but not with this method', (method: string, url: string) => `${method} is not allowed on ${url}`),
+  internal: entry(6019, 500, 'an unexpected server fault (the log has the details under the request id)', () => 'internal error'),
+  unavailable: entry(6019, 503, 'the server is shutting down', () => 'server is shutting down'),
+}

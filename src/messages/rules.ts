@@ -1,0 +1,61 @@
+import { Errors } from '../errors.js'
+import type { MessageContent } from '../../db/store.js'
+import { ElemType, storedClientKeys, type MessageIn } from './schemas.js'
+
+/** CONTRACT §5: the serialized element array plus message_cloud_custom_str. */
+export const MAX_MESSAGE_BYTES = 12 * 1024
+
+const SERVER_MADE = new Set<number>([ElemType.GroupTips, ElemType.GroupReport, ElemType.FriendChange, ElemType.ProfileChange])
+const SENDABLE = new Set<number>([ElemType.Text, ElemType.Image, ElemType.Sound, ElemType.Custom, ElemType.File, ElemType.Face, ElemType.Location, ElemType.Video, ElemType.Merge])
+
+/** The id/url keys that carry a media element's bytes; at least one is required. */
+const MEDIA_REFS: Record<number, readonly string[]> = {
+  [ElemType.Image]: ['image_elem_orig_id', 'image_elem_orig_url', 'image_elem_large_id', 'image_elem_large_url', 'image_elem_thumb_id', 'image_elem_thumb_url'],
+  [ElemType.Sound]: ['sound_elem_file_id', 'sound_elem_url'],
+  [ElemType.File]: ['file_elem_file_id', 'file_elem_url'],
+  [ElemType.Video]: ['video_elem_video_id', 'video_elem_video_url', 'video_elem_image_id', 'video_elem_image_url'],
+}
+
+const isBlank = (v: unknown) => v === undefined || v === ''
+
+/**
+ * Checks the rules of CONTRACT §5 that a schema cannot say (types clients may not
+ * send, one sound and one file, a reference per media element, the 12 KB limit) and
+ * returns what is stored: the client keys only, under their current names.
+ */
+export function toContent (msg: MessageIn, where = ''): { content: MessageContent, elemMask: number } {
+  let elemMask = 0
+  const counts = new Map<number, number>()
+  msg.message_elem_array.forEach((elem, i) => {
+    const type = elem.elem_type as number
+    const at = `${where}message_elem_array[${i}]`
+    if (SERVER_MADE.has(type)) throw Errors.invalidElem(`${at}: elem_type ${type} is made by the server and cannot be sent`)
+    if (!SENDABLE.has(type)) throw Errors.invalidElem(`${at}: unknown elem_type ${type}`)
+    if (type === ElemType.Sound || type === ElemType.File) {
+      const n = (counts.get(type) ?? 0) + 1
+      counts.set(type, n)
+      if (n > 1) throw Errors.invalidElem(`${at}: a message may carry at most one ${type === ElemType.Sound ? 'sound' : 'file'} element`)
+    }
+    const refs = MEDIA_REFS[type]
+    if (refs !== undefined && refs.every(k => isBlank((elem as Record<string, unknown>)[k]))) {
+      throw Errors.invalidParameter(`${at}: one of ${refs.join(', ')} is required`)
+    }
+    elemMask |= 1 << type
+  })
+
+  const content: Record<string, unknown> = {}
+  const source = msg as Record<string, unknown>
+  for (const key of storedClientKeys) {
+    if (source[key] !== undefined) content[key] = source[key]
+  }
+  if (content.message_offline_push_config === undefined && msg.message_offlie_push_config !== undefined) {
+    content.message_offline_push_config = msg.message_offlie_push_config
+  }
+  const size = Buffer.byteLength(JSON.stringify(msg.message_elem_array)) + Buffer.byteLength(msg.message_cloud_custom_str ?? '')
+  if (size > MAX_MESSAGE_BYTES) throw Errors.messageTooLarge(size)
+  return { content: content as MessageContent, elemMask }
+}
+
+/** The bit mask of a TIMElemType filter; 0 (no filter) for an empty list. */
+export const elemMaskOf = (types: readonly number[] | undefined): number =>
+  (types ?? []).reduce((mask, t) => mask | (1 << t), 0)

@@ -1,0 +1,260 @@
+import { Type, type Static, type TSchema } from 'typebox'
+
+/**
+ * The SDK's JSON (tim-reference.md §1-4) as TypeBox schemas: the routes validate
+ * requests with them, serialize responses with them, and the OpenAPI document is made
+ * from them. Request objects list every key they accept and drop the rest
+ * (`additionalProperties: false` with Ajv's removeAdditional), so unknown keys are
+ * ignored and never stored.
+ */
+
+const Uint = (description: string) => Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description })
+const Str = (description: string) => Type.String({ description })
+const Bool = (description: string) => Type.Boolean({ description })
+const Opt = <T extends TSchema>(s: T) => Type.Optional(s)
+const closed = { additionalProperties: false } as const
+
+/** Every element type a client may send, with its number (TIMElemType). */
+export const ElemType = { Text: 0, Image: 1, Sound: 2, Custom: 3, File: 4, GroupTips: 5, Face: 6, Location: 7, GroupReport: 8, Video: 9, FriendChange: 10, ProfileChange: 11, Merge: 12 } as const
+
+const elem = <P extends Record<string, TSchema>>(type: number, title: string, props: P) =>
+  Type.Object({ elem_type: Type.Literal(type, { description: `${type} = ${title}` }), ...props }, { ...closed, title })
+
+const imageRendition = (r: 'orig' | 'thumb' | 'large') => ({
+  [`image_elem_${r}_id`]: Opt(Str(`${r} rendition: an upload id (POST /media)`)),
+  [`image_elem_${r}_url`]: Opt(Str(`${r} rendition: a URL`)),
+  [`image_elem_${r}_pic_width`]: Opt(Uint(`${r} rendition width in px`)),
+  [`image_elem_${r}_pic_height`]: Opt(Uint(`${r} rendition height in px`)),
+  [`image_elem_${r}_pic_size`]: Opt(Uint(`${r} rendition size in bytes`)),
+})
+
+export const TextElem = elem(ElemType.Text, 'TextElem', {
+  text_elem_content: Str('the text'),
+})
+export const ImageElem = elem(ElemType.Image, 'ImageElem', {
+  image_elem_orig_path: Opt(Str('client-local path, kept as given')),
+  image_elem_level: Opt(Type.Integer({ minimum: 0, maximum: 2, description: 'TIMImageLevel: 0 original, 1 compressed, 2 HD' })),
+  image_elem_format: Opt(Type.Integer({ description: '0xff unknown, 1 JPG, 2 GIF, 3 PNG, 4 BMP' })),
+  image_elem_task_id: Opt(Type.Integer({ description: 'deprecated by the SDK; kept' })),
+  ...imageRendition('orig'),
+  ...imageRendition('thumb'),
+  ...imageRendition('large'),
+})
+export const SoundElem = elem(ElemType.Sound, 'SoundElem', {
+  sound_elem_file_path: Opt(Str('client-local path, kept as given')),
+  sound_elem_file_size: Uint('size in bytes'),
+  sound_elem_file_time: Uint('duration in seconds'),
+  sound_elem_file_id: Opt(Str('an upload id (POST /media)')),
+  sound_elem_url: Opt(Str('a URL of the sound')),
+  sound_elem_business_id: Opt(Type.Integer({ description: 'SDK business id; kept' })),
+  sound_elem_download_flag: Opt(Type.Integer({ description: 'SDK ≤ 6 download flag; kept' })),
+  sound_elem_task_id: Opt(Type.Integer({ description: 'deprecated by the SDK; kept' })),
+})
+export const CustomElem = elem(ElemType.Custom, 'CustomElem', {
+  custom_elem_data: Opt(Str('custom data (binary must be encoded into the string)')),
+  custom_elem_desc: Opt(Str('description')),
+  custom_elem_ext: Opt(Str('push extension')),
+  custom_elem_sound: Opt(Str('push sound')),
+})
+export const FileElem = elem(ElemType.File, 'FileElem', {
+  file_elem_file_path: Opt(Str('client-local path, kept as given')),
+  file_elem_file_name: Str('display name'),
+  file_elem_file_size: Uint('size in bytes'),
+  file_elem_file_id: Opt(Str('an upload id (POST /media)')),
+  file_elem_url: Opt(Str('a URL of the file')),
+  file_elem_business_id: Opt(Type.Integer({ description: 'SDK business id; kept' })),
+  file_elem_download_flag: Opt(Type.Integer({ description: 'SDK ≤ 6 download flag; kept' })),
+  file_elem_task_id: Opt(Type.Integer({ description: 'deprecated by the SDK; kept' })),
+})
+export const FaceElem = elem(ElemType.Face, 'FaceElem', {
+  face_elem_index: Type.Integer({ description: 'face index' }),
+  face_elem_buf: Opt(Str('extra data (binary must be encoded into the string)')),
+})
+export const LocationElem = elem(ElemType.Location, 'LocationElem', {
+  location_elem_desc: Opt(Str('description of the place')),
+  location_elem_longitude: Type.Number({ minimum: -180, maximum: 180, description: 'longitude, -180…180' }),
+  location_elem_latitude: Type.Number({ minimum: -90, maximum: 90, description: 'latitude, -90…90' }),
+})
+export const VideoElem = elem(ElemType.Video, 'VideoElem', {
+  video_elem_video_type: Str('video file type, e.g. "mp4"'),
+  video_elem_video_size: Uint('video size in bytes'),
+  video_elem_video_duration: Uint('duration in seconds'),
+  video_elem_video_path: Opt(Str('client-local path, kept as given')),
+  video_elem_video_id: Opt(Str('video: an upload id (POST /media)')),
+  video_elem_video_url: Opt(Str('video: a URL')),
+  video_elem_business_id: Opt(Type.Integer({ description: 'SDK business id; kept' })),
+  video_elem_video_download_flag: Opt(Type.Integer({ description: 'SDK ≤ 6 download flag; kept' })),
+  video_elem_image_type: Opt(Str('snapshot file type')),
+  video_elem_image_size: Opt(Uint('snapshot size in bytes')),
+  video_elem_image_width: Opt(Uint('snapshot width in px')),
+  video_elem_image_height: Opt(Uint('snapshot height in px')),
+  video_elem_image_path: Opt(Str('client-local snapshot path, kept as given')),
+  video_elem_image_id: Opt(Str('snapshot: an upload id (POST /media)')),
+  video_elem_image_url: Opt(Str('snapshot: a URL')),
+  video_elem_image_download_flag: Opt(Type.Integer({ description: 'SDK ≤ 6 download flag; kept' })),
+  video_elem_task_id: Opt(Type.Integer({ description: 'deprecated by the SDK; kept' })),
+})
+export const MergeElem = elem(ElemType.Merge, 'MergeElem', {
+  merge_elem_title: Str('title of the merged bundle'),
+  merge_elem_abstract_array: Type.Array(Type.String(), { description: 'abstract lines' }),
+  merge_elem_compatible_text: Type.String({ minLength: 1, description: 'text shown by SDKs that do not know merge elements' }),
+  merge_elem_message_array: Type.Array(Type.Object({}, { additionalProperties: true }), { maxItems: 300, description: 'the merged Messages (≤ 300)' }),
+})
+
+/** The element schema of each type a client may send. */
+export const sendableElems: ReadonlyArray<TSchema & { properties: { elem_type: { const: number } } }> =
+  [TextElem, ImageElem, SoundElem, CustomElem, FileElem, FaceElem, LocationElem, VideoElem, MergeElem]
+
+/** An element in a request: `elem_type` picks the schema that applies (if/then per type). */
+export const ElemIn = Type.Unsafe<Static<typeof TextElem> | Record<string, unknown>>({
+  type: 'object',
+  title: 'Elem',
+  description: 'A message element. `elem_type` picks its keys: 0 text, 1 image, 2 sound, 3 custom, 4 file, 6 face, 7 location, 9 video, 12 merge. ' +
+    'Types 5, 8, 10 and 11 are server-made and refused with 6016, as are unknown types. Unknown keys are dropped.',
+  required: ['elem_type'],
+  properties: { elem_type: Type.Integer({ description: 'TIMElemType' }) },
+  allOf: sendableElems.map(s => ({ if: { properties: { elem_type: { const: s.properties.elem_type.const } } }, then: s })),
+})
+
+/** An element in a response: whatever was stored, with its elem_type. */
+export const ElemOut = Type.Object({ elem_type: Type.Integer({ description: 'TIMElemType' }) }, {
+  additionalProperties: true,
+  title: 'ElemOut',
+  description: 'A stored element with the keys of its type (see the request schemas TextElem … MergeElem), plus group tips (5) made by the server.',
+})
+
+const loose = (description: string) => Type.Object({}, { additionalProperties: true, description })
+
+/** Keys a client may set; they are stored and returned as given. */
+const clientKeys = {
+  message_priority: Opt(Type.Integer({ minimum: 0, maximum: 3, description: 'TIMMsgPriority: 0 high … 3 lowest' })),
+  message_platform: Opt(Type.Integer({ minimum: 0, description: 'TIMPlatform of the sender' })),
+  message_custom_int: Opt(Type.Integer({ description: 'custom int' })),
+  message_custom_str: Opt(Str('custom string')),
+  message_cloud_custom_str: Opt(Str('custom data stored with the message and delivered to the peer')),
+  message_need_read_receipt: Opt(Bool('ask for read receipts')),
+  message_support_message_extension: Opt(Bool('enable message extensions')),
+  message_is_excluded_from_unread_count: Opt(Bool('do not count toward unread')),
+  message_group_at_user_array: Opt(Type.Array(Type.String(), { description: '@-mentioned UserIDs (`__kImSDK_MessageAtALL__` = all)' })),
+  message_sender_profile: Opt(loose('sender profile (UserProfile), kept as given')),
+  message_sender_group_member_info: Opt(loose('sender group member info, kept as given')),
+  message_excluded_from_last_message: Opt(Bool('do not become the conversation\'s last message')),
+  message_excluded_from_content_moderation: Opt(Bool('skip moderation')),
+  message_disable_cloud_message_pre_hook: Opt(Bool('skip the before-send webhook')),
+  message_disable_cloud_message_post_hook: Opt(Bool('skip the after-send webhook')),
+  message_target_group_member_array: Opt(Type.Array(Type.String(), { description: 'targeted group message recipients' })),
+  message_excluded_from_muting: Opt(Bool('ignore mute')),
+  message_offline_push_config: Opt(loose('OfflinePushConfig')),
+}
+
+/** The names of the keys of clientKeys plus the element array: what a message stores. */
+export const storedClientKeys = ['message_elem_array', ...Object.keys(clientKeys)] as const
+
+/** Keys the server fills; accepted on writes (so a returned Message can be passed back) and ignored. */
+const serverKeys = {
+  message_conv_id: Opt(Str('conversation ID from the caller\'s side: the peer\'s UserID (C2C) or the group ID')),
+  message_conv_type: Opt(Type.Integer({ description: 'TIMConvType: 1 C2C, 2 group' })),
+  message_sender: Opt(Str('sender UserID')),
+  message_client_time: Opt(Uint('client time, unix seconds (the server time when not given)')),
+  message_server_time: Opt(Uint('server time, unix seconds')),
+  message_is_from_self: Opt(Bool('the caller sent it')),
+  message_is_read: Opt(Bool('the caller has read it')),
+  message_is_peer_read: Opt(Bool('C2C: the peer has read it')),
+  message_is_online_msg: Opt(Bool('online-only message: delivered to live listeners, never stored')),
+  message_status: Opt(Type.Integer({ description: 'TIMMsgStatus: 2 sent, 4 deleted, 5 imported/saved, 6 revoked' })),
+  message_unique_id: Opt(Uint('numeric unique id')),
+  message_msg_id: Opt(Type.String({ maxLength: 64, description: 'string unique id; the id used in paths' })),
+  message_rand: Opt(Type.Integer({ minimum: 0, maximum: 4294967295, description: 'random number (the client\'s value, or a random 32-bit unsigned)' })),
+  message_seq: Opt(Uint('per-conversation sequence number: 1, 2, 3 …; 0 for saved messages')),
+  message_revoker_user_id: Opt(Str('who revoked it')),
+}
+
+/** Keys accepted only on input. */
+const inputOnlyKeys = {
+  message_offlie_push_config: Opt(loose('old spelling of message_offline_push_config (accepted, returned under the new name)')),
+  message_is_forward_message: Opt(Bool('set when re-sending an existing message')),
+  message_custom_moderation_configuration_id: Opt(Str('moderation configuration (send-time only, not stored)')),
+}
+
+/** A Message in a request body. */
+export const MessageIn = Type.Object({
+  message_elem_array: Type.Array(ElemIn, { minItems: 1, description: 'the elements; at least one' }),
+  ...clientKeys,
+  ...serverKeys,
+  ...inputOnlyKeys,
+}, { ...closed, title: 'Message', description: 'A Message with the SDK\'s keys. Server-filled keys are accepted and ignored; unknown keys are dropped.' })
+export type MessageIn = Static<typeof MessageIn>
+
+/** A Message in a response, as the caller sees it. */
+export const MessageOut = Type.Object({
+  message_elem_array: Type.Array(ElemOut, { description: 'the elements (empty once revoked)' }),
+  ...clientKeys,
+  ...serverKeys,
+  message_conv_id: Str('conversation ID from the caller\'s side: the peer\'s UserID (C2C) or the group ID'),
+  message_conv_type: Type.Integer({ description: 'TIMConvType: 1 C2C, 2 group' }),
+  message_sender: Str('sender UserID'),
+  message_client_time: Uint('client time, unix seconds'),
+  message_server_time: Uint('server time, unix seconds'),
+  message_is_from_self: Bool('the caller sent it'),
+  message_is_read: Bool('the caller has read it (one\'s own messages always)'),
+  message_is_peer_read: Bool('C2C: the peer has read it'),
+  message_is_online_msg: Bool('online-only message'),
+  message_status: Type.Integer({ description: 'TIMMsgStatus: 2 sent, 4 deleted (for the caller), 5 imported/saved, 6 revoked' }),
+  message_unique_id: Uint('numeric unique id'),
+  message_msg_id: Str('string unique id, URL-safe; the id used in paths'),
+  message_rand: Uint('random number'),
+  message_seq: Uint('per-conversation sequence number; 0 for saved messages'),
+}, { additionalProperties: false, title: 'MessageOut' })
+export type MessageOut = Static<typeof MessageOut>
+
+/** MsgLocator (TIMMsgFindByMsgLocatorList). */
+export const MsgLocator = Type.Object({
+  message_locator_seq: Uint('message_seq of the message'),
+  message_locator_rand: Uint('message_rand of the message'),
+  message_locator_time: Uint('message_server_time of the message'),
+  message_locator_is_self: Opt(Bool('informative, not a filter')),
+  message_locator_is_revoked: Opt(Bool('informative, not a filter')),
+  message_locator_unique_id: Opt(Uint('informative, not a filter')),
+  message_locator_conv_id: Opt(Str('informative: the conversation comes from the path')),
+  message_locator_conv_type: Opt(Type.Integer({ description: 'informative: the conversation comes from the path' })),
+}, { ...closed, title: 'MsgLocator' })
+
+/** An anchor message: found by message_msg_id, else by seq + rand + time. `{}` is no anchor. */
+export const AnchorMessage = Type.Object({
+  message_msg_id: Opt(Type.String({ maxLength: 64, description: 'the anchor\'s id' })),
+  message_seq: Opt(Uint('with message_rand and message_server_time, when there is no message_msg_id')),
+  message_rand: Opt(Uint('see message_seq')),
+  message_server_time: Opt(Uint('see message_seq')),
+}, { additionalProperties: true, title: 'AnchorMessage', description: 'A Message (e.g. one returned before); only its identifying keys are read' })
+
+/** MsgGetMsgListParam (TIMMsgGetMsgList). */
+export const GetMsgListParam = Type.Object({
+  msg_getmsglist_param_last_msg: Opt(Type.Union([AnchorMessage, Type.String({ maxLength: 64, description: 'a message_msg_id' })], { description: 'exclusive anchor; `{}` or absent: start at the newest (or, forward, the oldest)' })),
+  msg_getmsglist_param_count: Opt(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'how many, 1-100 (default 20)' })),
+  msg_getmsglist_param_is_forward: Opt(Bool('true: newer than the anchor, oldest first; false (default): older, newest first')),
+  msg_getmsglist_param_is_ramble: Opt(Bool('accepted; the gateway always answers from the shared history')),
+  msg_getmsglist_param_is_remble: Opt(Bool('old spelling of msg_getmsglist_param_is_ramble')),
+  msg_getmsglist_param_time_begin: Opt(Uint('only messages at or after this unix time')),
+  msg_getmsglist_param_time_period: Opt(Uint('with time_begin: only messages before time_begin + this many seconds')),
+  msg_getmsglist_param_message_type_array: Opt(Type.Array(Type.Integer({ minimum: 0, maximum: 12 }), { description: 'only messages with an element of one of these TIMElemTypes; empty = all' })),
+}, { ...closed, title: 'MsgGetMsgListParam' })
+export type GetMsgListParam = Static<typeof GetMsgListParam>
+
+/** The same parameter as a query string, for GET …/messages. */
+export const GetMsgListQuery = Type.Object({
+  count: Opt(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'how many, 1-100 (default 20)' })),
+  last_msg_id: Opt(Type.String({ minLength: 1, maxLength: 64, description: 'exclusive anchor: a message_msg_id' })),
+  is_forward: Opt(Bool('true: newer than the anchor, oldest first; false (default): older, newest first')),
+  time_begin: Opt(Uint('only messages at or after this unix time')),
+  time_period: Opt(Uint('with time_begin: only messages before time_begin + this many seconds')),
+  message_type: Opt(Type.Array(Type.Integer({ minimum: 0, maximum: 12 }), { description: 'TIMElemType filter; repeat the parameter for several' })),
+}, closed)
+
+export const ConversationParams = Type.Object({
+  conversationID: Type.String({ minLength: 1, maxLength: 64, description: '`c2c_<userID>` or `group_<groupID>`, URL-encoded' }),
+})
+
+export const ErrorBody = Type.Object({
+  code: Type.Integer({ description: 'TIM error code (never 0)' }),
+  desc: Type.String({ description: 'what was wrong' }),
+}, { title: 'Error' })
