@@ -55,6 +55,24 @@ export interface HistoryQuery {
   elemMask?: number
 }
 
+const MAX = Number.MAX_SAFE_INTEGER
+const before = (a: HistoryPosition, b: HistoryPosition) =>
+  a.serverTime !== b.serverTime ? a.serverTime < b.serverTime : a.seq !== b.seq ? a.seq < b.seq : a.id < b.id
+
+/**
+ * The exclusive lower and upper positions of a history query: the anchor on the side
+ * it walks away from, narrowed by the time range. Shared by the adapters.
+ */
+export function historyBounds (q: HistoryQuery): { lo: HistoryPosition, hi: HistoryPosition } {
+  let lo: HistoryPosition = { serverTime: (q.timeFrom ?? 0) - 1, seq: MAX, id: MAX }
+  let hi: HistoryPosition = { serverTime: q.timeTo ?? MAX, seq: -1, id: -1 }
+  if (q.after !== undefined) {
+    if (q.forward && before(lo, q.after)) lo = q.after
+    if (!q.forward && before(q.after, hi)) hi = q.after
+  }
+  return { lo, hi }
+}
+
 export interface Locator { seq: number, rand: number, time: number }
 
 export interface Store {

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -64,6 +64,18 @@ function validationDesc (err: FastifyError): string {
   return `${path === '' ? part : `${part === 'body' ? '' : `${part} `}${path}`} ${first.message ?? 'is invalid'}`
 }
 
+/** Any error as the catalogue's TimError: ours as they are, Fastify's by their meaning, the rest 500. */
+function toTimError (err: FastifyError, bodyLimit: number, contentType: string | undefined): TimError {
+  if (err instanceof TimError) return err
+  if (err.validation !== undefined) return Errors.invalidParameter(validationDesc(err))
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return Errors.bodyTooLarge(bodyLimit)
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return Errors.unsupportedMediaType(contentType ?? 'none')
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    return new TimError(6017, err.statusCode, err.message, { cause: err })
+  }
+  return new TimError(Errors.internal().code, 500, Errors.internal().message, { cause: err })
+}
+
 /**
  * The whole gateway as a Fastify instance, not listening: every option, the plugins in
  * order, the routes and the one error handler. No side effects beyond opening the store.
@@ -74,6 +86,11 @@ export async function buildApp ({ config, logStream, now }: BuildOptions): Promi
     redact: {
       paths: ['req.headers.authorization', 'req.headers["x-tim-usersig"]', 'config.secretKey', 'secretKey', 'secret_key', '*.secretKey'],
       censor: '[redacted]',
+    },
+    serializers: {
+      // Headers help when tracing a client; the UserSig inside them is redacted above.
+      req: (req: { method: string, url: string, headers: Record<string, unknown>, ip?: string }) =>
+        ({ method: req.method, url: req.url, headers: req.headers, remoteAddress: req.ip }),
     },
     ...(logStream !== undefined && { stream: logStream }),
   }
@@ -86,6 +103,11 @@ export async function buildApp ({ config, logStream, now }: BuildOptions): Promi
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
     return503OnClosing: true,
+    // Errors raised before routing (a bad URL encoding, say) get the same {code, desc}.
+    frameworkErrors: (err, request, reply) => {
+      const e = toTimError(err, BODY_LIMIT, request.headers['content-type'])
+      void (reply as FastifyReply).status(e.statusCode).send({ code: e.code, desc: e.message })
+    },
     forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>()
 
@@ -111,18 +133,8 @@ export async function buildApp ({ config, logStream, now }: BuildOptions): Promi
   })
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    let e: TimError
-    if (err instanceof TimError) e = err
-    else if (err.validation !== undefined) e = Errors.invalidParameter(validationDesc(err))
-    else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') e = Errors.bodyTooLarge(request.routeOptions.bodyLimit ?? BODY_LIMIT)
-    else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') e = Errors.unsupportedMediaType(String(request.headers['content-type'] ?? 'none'))
-    else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-      e = new TimError(6017, err.statusCode, err.message)
-    } else {
-      request.log.error({ err }, 'unexpected error')
-      e = Errors.internal()
-    }
-    if (e.statusCode >= 500 && err instanceof TimError) request.log.error({ err }, e.message)
+    const e = toTimError(err, request.routeOptions.bodyLimit ?? BODY_LIMIT, request.headers['content-type'])
+    if (e.statusCode >= 500) request.log.error({ err }, 'request failed')
     return reply.status(e.statusCode).send({ code: e.code, desc: e.message })
   })
   app.setNotFoundHandler((request, reply) => {

@@ -1,10 +1,9 @@
 import Database from 'better-sqlite3'
 import { fileURLToPath } from 'node:url'
-import type { HistoryQuery, Locator, NewMessage, Store, StoredMessage } from '../store.js'
+import { historyBounds, type HistoryQuery, type Locator, type NewMessage, type Store, type StoredMessage } from '../store.js'
 import { migrate } from './migrate.js'
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url))
-const MAX = Number.MAX_SAFE_INTEGER
 
 interface Row {
   id: number
@@ -59,15 +58,15 @@ export function openSqliteStore (file: string): Store {
   const byLocator = db.prepare<{ convKey: string, viewer: string, seq: number, rand: number, time: number }, Row>(
     `SELECT ${COLUMNS} FROM messages INDEXED BY messages_locator
      WHERE conv_key = @convKey AND seq = @seq AND rand = @rand AND server_time = @time AND ${VISIBLE} LIMIT 1`)
-  const filters = `conv_key = @convKey AND ${VISIBLE} AND server_time >= @timeFrom AND server_time < @timeTo
-     AND (@mask = 0 OR (elem_mask & @mask) != 0)`
+  // Both ends of the walk are row values over the history index, so a page is one
+  // index range whatever the conversation's size (the time filter folds into them).
+  const range = `conv_key = @convKey AND (server_time, seq, id) > (@loT, @loS, @loI) AND (server_time, seq, id) < (@hiT, @hiS, @hiI)
+     AND ${VISIBLE} AND (@mask = 0 OR (elem_mask & @mask) != 0)`
   const older = db.prepare<Record<string, unknown>, Row>(
-    `SELECT ${COLUMNS} FROM messages INDEXED BY messages_history
-     WHERE ${filters} AND (server_time, seq, id) < (@t, @s, @i)
+    `SELECT ${COLUMNS} FROM messages INDEXED BY messages_history WHERE ${range}
      ORDER BY server_time DESC, seq DESC, id DESC LIMIT @limit`)
   const newer = db.prepare<Record<string, unknown>, Row>(
-    `SELECT ${COLUMNS} FROM messages INDEXED BY messages_history
-     WHERE ${filters} AND (server_time, seq, id) > (@t, @s, @i)
+    `SELECT ${COLUMNS} FROM messages INDEXED BY messages_history WHERE ${range}
      ORDER BY server_time, seq, id LIMIT @limit`)
   const ping = db.prepare('SELECT 1')
 
@@ -92,16 +91,17 @@ export function openSqliteStore (file: string): Store {
       })
     },
     async listHistory (q: HistoryQuery) {
-      const start = q.after ?? (q.forward ? { serverTime: -1, seq: -1, id: -1 } : { serverTime: MAX, seq: MAX, id: MAX })
+      const { lo, hi } = historyBounds(q)
       const params = {
         convKey: q.convKey,
         viewer: q.viewer,
-        timeFrom: q.timeFrom ?? 0,
-        timeTo: q.timeTo ?? MAX,
         mask: q.elemMask ?? 0,
-        t: start.serverTime,
-        s: start.seq,
-        i: start.id,
+        loT: lo.serverTime,
+        loS: lo.seq,
+        loI: lo.id,
+        hiT: hi.serverTime,
+        hiS: hi.seq,
+        hiI: hi.id,
         limit: q.limit,
       }
       return (q.forward ? newer : older).all(params).map(toMessage)

@@ -1,0 +1,66 @@
+import t from 'tap'
+import { Writable } from 'node:stream'
+import { build, text } from './helper.js'
+
+t.test('when any request is answered, then it carries x-request-id, echoing a valid incoming one', async t => {
+  const g = await build(t)
+  const answers = [
+    await g.app.inject({ method: 'GET', url: '/health' }),
+    await g.app.inject({ method: 'GET', url: '/nope' }),
+    await g.app.inject({ method: 'GET', url: '/conversations/c2c_bob/messages' }),
+    await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('x')),
+    await g.call('alice', 'POST', '/conversations/c2c_bob/messages', '{', { 'content-type': 'application/json' }),
+  ]
+  for (const res of answers) t.match(res.headers['x-request-id'], /^[0-9a-f-]{36}$/, `${res.statusCode}`)
+  t.equal(new Set(answers.map(r => r.headers['x-request-id'])).size, answers.length, 'a new id each')
+  const echoed = await g.app.inject({ method: 'GET', url: '/health', headers: { 'x-request-id': 'trace-123' } })
+  t.equal(echoed.headers['x-request-id'], 'trace-123')
+  const hostile = await g.app.inject({ method: 'GET', url: '/health', headers: { 'x-request-id': 'bad id\twith junk' } })
+  t.not(hostile.headers['x-request-id'], 'bad id\twith junk', 'an unusable id is replaced')
+})
+
+t.test('when GET /health is called, then it says ok without a UserSig', async t => {
+  const g = await build(t)
+  const res = await g.app.inject({ method: 'GET', url: '/health' })
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { status: 'ok', store: 'sqlite' })
+})
+
+t.test('when traffic has flowed, then /metrics counts requests by route and status, latency and stored messages', async t => {
+  const g = await build(t)
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('1'))
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('2'))
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages', { message_elem_array: [] })
+  await g.app.inject({ method: 'GET', url: '/conversations/c2c_bob/messages' })
+  const res = await g.app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /^text\/plain/)
+  const body = res.body
+  t.match(body, 'timgate_http_requests_total{method="POST",route="/conversations/:conversationID/messages",status="200"} 2')
+  t.match(body, 'timgate_http_requests_total{method="POST",route="/conversations/:conversationID/messages",status="400"} 1')
+  t.match(body, 'timgate_http_requests_total{method="GET",route="/conversations/:conversationID/messages",status="401"} 1')
+  t.match(body, /timgate_http_request_duration_seconds_bucket\{method="POST",route="\/conversations\/:conversationID\/messages",le="\+Inf"\} 3/)
+  t.match(body, /timgate_http_request_duration_seconds_count\{method="POST",route="\/conversations\/:conversationID\/messages"\} 3/)
+  t.match(body, /\ntimgate_messages_stored_total 2\n/)
+  t.match(body, /# TYPE timgate_http_request_duration_seconds histogram/)
+})
+
+t.test('when requests are logged, then lines are JSON with the request id and never contain a UserSig or the secret', async t => {
+  const lines: string[] = []
+  const sink = new Writable({ write (chunk, _enc, cb) { lines.push(...String(chunk).split('\n').filter(l => l !== '')); cb() } })
+  const g = await build(t, { LOG_LEVEL: 'trace' }, {})
+  await g.app.close()
+  const logged = await build(t, { LOG_LEVEL: 'trace', TIM_DATA_DIR: g.config.dataDir }, { logStream: sink })
+  const sig = logged.sig('alice')
+  await logged.app.inject({ method: 'POST', url: '/conversations/c2c_bob/messages', headers: { authorization: `Bearer ${sig}`, 'x-request-id': 'log-probe' }, payload: text('x') })
+  await logged.app.inject({ method: 'POST', url: '/conversations/c2c_bob/messages', headers: { authorization: `Bearer ${sig}tampered` }, payload: text('x') })
+  await logged.app.inject({ method: 'POST', url: '/conversations/c2c_bob/messages', headers: { authorization: 'Bearer ' + sig, 'content-type': 'application/json' }, payload: '{' })
+  t.ok(lines.length > 0)
+  const parsed = lines.map(l => JSON.parse(l) as Record<string, unknown>)
+  t.ok(parsed.some(l => l.reqId === 'log-probe'), 'request lines carry the request id')
+  const incoming = parsed.find(l => l.reqId === 'log-probe' && l.req !== undefined) as { req: { headers: Record<string, string> } } | undefined
+  t.equal(incoming?.req.headers.authorization, '[redacted]', 'headers are logged with the UserSig redacted')
+  const all = lines.join('\n')
+  t.notMatch(all, sig, 'no UserSig in the logs')
+  t.notMatch(all, logged.config.secretKey, 'no secret key in the logs')
+})
