@@ -7,6 +7,10 @@
 /** The client-given part of a message that is stored as one JSON document. */
 export type MessageContent = Record<string, unknown> & { message_elem_array: Array<Record<string, unknown>> }
 
+/** How a message entered the history. */
+export const Origin = { Sent: 0, Imported: 1, Saved: 2, Server: 3 } as const
+export type Origin = typeof Origin[keyof typeof Origin]
+
 export interface StoredMessage {
   /** message_unique_id: positive, below 2^53, never reused. */
   id: number
@@ -21,6 +25,10 @@ export interface StoredMessage {
   rand: number
   /** TIMMsgStatus as stored: 2 sent, 5 imported/saved, 6 revoked. */
   status: number
+  origin: Origin
+  revoker: string | null
+  /** The viewer deleted it for itself (only found by locator or id then). */
+  deleted: boolean
   content: MessageContent
 }
 
@@ -32,6 +40,7 @@ export interface NewMessage {
   clientTime: number
   rand: number
   status: number
+  origin: Origin
   /** Bit n set when the message has an element of TIMElemType n. */
   elemMask: number
   content: MessageContent
@@ -42,7 +51,7 @@ export interface HistoryPosition { serverTime: number, seq: number, id: number }
 
 export interface HistoryQuery {
   convKey: string
-  /** Whose view: saved messages of others are invisible. */
+  /** Whose view: saved messages of others and the viewer's deletions are skipped. */
   viewer: string
   /** Exclusive anchor; none starts at the newest (backward) or the oldest (forward). */
   after?: HistoryPosition
@@ -55,9 +64,77 @@ export interface HistoryQuery {
   elemMask?: number
 }
 
+export interface Locator { seq: number, rand: number, time: number }
+
+export const GroupRole = { Member: 0, Admin: 1, Owner: 2 } as const
+export type GroupRole = typeof GroupRole[keyof typeof GroupRole]
+
+export interface Group {
+  groupId: string
+  name: string
+  owner: string
+  /** Every member with its role, in the order they joined. */
+  members: Array<{ userId: string, role: GroupRole }>
+}
+
+/** A membership change: set a user's role, or remove the user (role null). */
+export interface GroupChange { userId: string, role: GroupRole | null }
+
+export type IdempotencyClaim =
+  | { state: 'claimed' }
+  | { state: 'mismatch' }
+  | { state: 'pending' }
+  | { state: 'done', status: number, body: string }
+
+export interface Store {
+  readonly kind: string
+  /**
+   * Stores messages in one transaction, allocating each shared message the next seq
+   * of its conversation and saved ones seq 0. All or nothing. An imported message
+   * whose sender, time and rand are already imported there comes back as stored.
+   */
+  insertMessages (messages: NewMessage[]): Promise<StoredMessage[]>
+  /** A fresh unique id for a message that is never stored (online messages). */
+  allocateId (): Promise<number>
+  /** A message by its unique id, if it is in that conversation and visible to viewer. */
+  getMessage (convKey: string, viewer: string, id: number): Promise<StoredMessage | undefined>
+  /** One answer per locator, in order; undefined where nothing visible matches. */
+  findByLocators (convKey: string, viewer: string, locators: Locator[]): Promise<Array<StoredMessage | undefined>>
+  /** The newest visible message of a conversation (deleted or not). */
+  newest (convKey: string, viewer: string): Promise<StoredMessage | undefined>
+  /** A page of history in walking order, without the viewer's deletions. */
+  listHistory (query: HistoryQuery): Promise<StoredMessage[]>
+  /** Revokes: status 6, content emptied, revoker recorded; answers the tombstone. */
+  revoke (id: number, revoker: string): Promise<void>
+  /** Moves a user's read point forward to `to`; never backward. */
+  markRead (convKey: string, userId: string, to: HistoryPosition): Promise<void>
+  readPoint (convKey: string, userId: string): Promise<HistoryPosition | undefined>
+  deleteFor (convKey: string, userId: string, messageId: number): Promise<void>
+  /** Deletes, for the user, every message the conversation holds now. */
+  clearFor (convKey: string, userId: string): Promise<void>
+
+  createGroup (group: Group, tips: NewMessage | undefined): Promise<boolean>
+  getGroup (groupId: string): Promise<Group | undefined>
+  /** Applies a membership change and appends its group-tips message, atomically. */
+  changeGroup (groupId: string, change: GroupChange, tips: NewMessage): Promise<void>
+
+  /** Takes an Idempotency-Key for a request, or says what became of it before. */
+  claimIdempotencyKey (owner: string, key: string, requestHash: string, now: number): Promise<IdempotencyClaim>
+  completeIdempotencyKey (owner: string, key: string, status: number, body: string): Promise<void>
+  releaseIdempotencyKey (owner: string, key: string): Promise<void>
+
+  /** Liveness: resolves when the database answers. */
+  ping (): Promise<void>
+  close (): Promise<void>
+}
+
 const MAX = Number.MAX_SAFE_INTEGER
-const before = (a: HistoryPosition, b: HistoryPosition) =>
+
+/** a comes before b in history order. */
+export const before = (a: HistoryPosition, b: HistoryPosition): boolean =>
   a.serverTime !== b.serverTime ? a.serverTime < b.serverTime : a.seq !== b.seq ? a.seq < b.seq : a.id < b.id
+
+export const positionOf = (m: StoredMessage): HistoryPosition => ({ serverTime: m.serverTime, seq: m.seq, id: m.id })
 
 /**
  * The exclusive lower and upper positions of a history query: the anchor on the side
@@ -73,21 +150,5 @@ export function historyBounds (q: HistoryQuery): { lo: HistoryPosition, hi: Hist
   return { lo, hi }
 }
 
-export interface Locator { seq: number, rand: number, time: number }
-
-export interface Store {
-  /**
-   * Stores messages in one transaction, allocating each shared message the next seq
-   * of its conversation (owner === null) and saved ones seq 0. All or nothing.
-   */
-  insertMessages (messages: NewMessage[]): Promise<StoredMessage[]>
-  /** A message by its unique id, if it is in that conversation and visible to viewer. */
-  getMessage (convKey: string, viewer: string, id: number): Promise<StoredMessage | undefined>
-  /** One answer per locator, in order; undefined where nothing visible matches. */
-  findByLocators (convKey: string, viewer: string, locators: Locator[]): Promise<Array<StoredMessage | undefined>>
-  /** A page of history in walking order. */
-  listHistory (query: HistoryQuery): Promise<StoredMessage[]>
-  /** Liveness: resolves when the database answers. */
-  ping (): Promise<void>
-  close (): Promise<void>
-}
+/** Idempotency keys are kept this long (CONTRACT §7). */
+export const IDEMPOTENCY_TTL_S = 24 * 3600

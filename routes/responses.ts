@@ -5,6 +5,7 @@ const WHY: Record<number, string> = {
   401: 'missing, malformed, wrongly signed, wrong-app or expired UserSig (7000x)',
   403: 'not allowed for the caller (10007)',
   404: 'unknown message, anchor or group (6021, 10010)',
+  409: 'Idempotency-Key reused with another request (6017) or still in progress (6015); group ID taken (10021)',
   413: 'request body too large (80002)',
   415: 'Content-Type is not application/json (6017)',
 }

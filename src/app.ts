@@ -11,7 +11,10 @@ import { catalogue, Errors, TimError } from './errors.js'
 import identity from './auth/identity.js'
 import metrics from './plugins/metrics.js'
 import store from './plugins/store.js'
+import idempotency from './plugins/idempotency.js'
 import messageRoutes from '../routes/messages.js'
+import batchRoutes from '../routes/batch.js'
+import groupRoutes from '../routes/groups.js'
 import systemRoutes from '../routes/system.js'
 
 export interface BuildOptions {
@@ -148,6 +151,7 @@ export async function buildApp ({ config, logStream, now }: BuildOptions): Promi
       info: { title: 'timgate', version: '0.1.0', description: apiDescription },
       tags: [
         { name: 'messages', description: 'The TIMMsg* interfaces' },
+        { name: 'groups', description: 'Minimal group management: membership makes group conversations real' },
         { name: 'system', description: 'Health, metrics and this document' },
       ],
       components: {
@@ -167,10 +171,14 @@ export async function buildApp ({ config, logStream, now }: BuildOptions): Promi
   await app.register(identity, { sdkAppId: config.sdkAppId, secretKey: config.secretKey, adminIdentifier: config.adminIdentifier })
   await app.register(store, {
     dataDir: config.dataDir,
+    revokeWindowS: config.revokeWindowS,
     onStored: (n: number) => app.metrics.messagesStored(n),
     ...(now !== undefined && { now }),
   })
+  await app.register(idempotency)
   await app.register(systemRoutes)
   await app.register(messageRoutes)
+  await app.register(batchRoutes)
+  await app.register(groupRoutes)
   return app
 }

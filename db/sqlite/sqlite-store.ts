@@ -1,6 +1,9 @@
 import Database from 'better-sqlite3'
 import { fileURLToPath } from 'node:url'
-import { historyBounds, type HistoryQuery, type Locator, type NewMessage, type Store, type StoredMessage } from '../store.js'
+import {
+  historyBounds, IDEMPOTENCY_TTL_S, Origin,
+  type Group, type GroupRole, type HistoryQuery, type IdempotencyClaim, type Locator, type NewMessage, type Store, type StoredMessage,
+} from '../store.js'
 import { migrate } from './migrate.js'
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url))
@@ -15,10 +18,16 @@ interface Row {
   client_time: number
   rand: number
   status: number
+  origin: number
+  revoker: string | null
+  deleted: number
   content: string
 }
 
-const COLUMNS = 'id, conv_key, seq, sender, owner, server_time, client_time, rand, status, content'
+/** Every select names @viewer: saved messages are the owner's, deletions are per user. */
+const COLUMNS = `id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, revoker, content,
+  (id <= coalesce((SELECT up_to_id FROM clears c WHERE c.conv_key = messages.conv_key AND c.user_id = @viewer), 0)
+   OR EXISTS (SELECT 1 FROM deletions d WHERE d.conv_key = messages.conv_key AND d.user_id = @viewer AND d.message_id = messages.id)) AS deleted`
 const VISIBLE = '(owner IS NULL OR owner = @viewer)'
 
 function toMessage (row: Row): StoredMessage {
@@ -32,6 +41,9 @@ function toMessage (row: Row): StoredMessage {
     clientTime: row.client_time,
     rand: row.rand,
     status: row.status,
+    origin: row.origin as Origin,
+    revoker: row.revoker,
+    deleted: row.deleted === 1,
     content: JSON.parse(row.content) as StoredMessage['content'],
   }
 }
@@ -51,34 +63,100 @@ export function openSqliteStore (file: string): Store {
     'INSERT INTO conversations (conv_key, last_seq) VALUES (?, 1) ' +
     'ON CONFLICT (conv_key) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq')
   const insert = db.prepare<unknown[], { id: number }>(
-    'INSERT INTO messages (conv_key, seq, sender, owner, server_time, client_time, rand, status, elem_mask, content) ' +
-    'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id')
+    'INSERT INTO messages (conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content) ' +
+    'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id')
+  const imported = db.prepare<{ convKey: string, sender: string, time: number, rand: number, viewer: string }, Row>(
+    `SELECT ${COLUMNS} FROM messages WHERE conv_key = @convKey AND sender = @sender AND server_time = @time AND rand = @rand AND origin = ${Origin.Imported}`)
+  const bumpId = db.prepare<[], { seq: number }>(
+    "UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'messages' RETURNING seq")
+  const seedId = db.prepare("INSERT INTO sqlite_sequence (name, seq) SELECT 'messages', 1 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'messages')")
   const byId = db.prepare<{ id: number, convKey: string, viewer: string }, Row>(
     `SELECT ${COLUMNS} FROM messages WHERE id = @id AND conv_key = @convKey AND ${VISIBLE}`)
   const byLocator = db.prepare<{ convKey: string, viewer: string, seq: number, rand: number, time: number }, Row>(
     `SELECT ${COLUMNS} FROM messages INDEXED BY messages_locator
      WHERE conv_key = @convKey AND seq = @seq AND rand = @rand AND server_time = @time AND ${VISIBLE} LIMIT 1`)
+  const newest = db.prepare<{ convKey: string, viewer: string }, Row>(
+    `SELECT ${COLUMNS} FROM messages INDEXED BY messages_history WHERE conv_key = @convKey AND ${VISIBLE}
+     ORDER BY server_time DESC, seq DESC, id DESC LIMIT 1`)
   // Both ends of the walk are row values over the history index, so a page is one
   // index range whatever the conversation's size (the time filter folds into them).
   const range = `conv_key = @convKey AND (server_time, seq, id) > (@loT, @loS, @loI) AND (server_time, seq, id) < (@hiT, @hiS, @hiI)
-     AND ${VISIBLE} AND (@mask = 0 OR (elem_mask & @mask) != 0)`
+     AND ${VISIBLE} AND (@mask = 0 OR (elem_mask & @mask) != 0)
+     AND id > coalesce((SELECT up_to_id FROM clears c WHERE c.conv_key = @convKey AND c.user_id = @viewer), 0)
+     AND NOT EXISTS (SELECT 1 FROM deletions d WHERE d.conv_key = @convKey AND d.user_id = @viewer AND d.message_id = messages.id)`
   const older = db.prepare<Record<string, unknown>, Row>(
     `SELECT ${COLUMNS} FROM messages INDEXED BY messages_history WHERE ${range}
      ORDER BY server_time DESC, seq DESC, id DESC LIMIT @limit`)
   const newer = db.prepare<Record<string, unknown>, Row>(
     `SELECT ${COLUMNS} FROM messages INDEXED BY messages_history WHERE ${range}
      ORDER BY server_time, seq, id LIMIT @limit`)
+  const revoke = db.prepare<{ id: number, revoker: string }>(
+    `UPDATE messages SET status = 6, revoker = @revoker, elem_mask = 0, content = '{"message_elem_array":[]}' WHERE id = @id`)
+  const markRead = db.prepare<{ convKey: string, userId: string, t: number, s: number, i: number }>(
+    `INSERT INTO read_points (conv_key, user_id, server_time, seq, id) VALUES (@convKey, @userId, @t, @s, @i)
+     ON CONFLICT (conv_key, user_id) DO UPDATE SET server_time = excluded.server_time, seq = excluded.seq, id = excluded.id
+     WHERE (excluded.server_time, excluded.seq, excluded.id) > (read_points.server_time, read_points.seq, read_points.id)`)
+  const readPoint = db.prepare<[string, string], { server_time: number, seq: number, id: number }>(
+    'SELECT server_time, seq, id FROM read_points WHERE conv_key = ? AND user_id = ?')
+  const deleteFor = db.prepare('INSERT OR IGNORE INTO deletions (conv_key, user_id, message_id) VALUES (?, ?, ?)')
+  const clearFor = db.prepare<[string, string, string]>(
+    `INSERT INTO clears (conv_key, user_id, up_to_id) SELECT ?, ?, coalesce(max(id), 0) FROM messages WHERE conv_key = ?
+     ON CONFLICT (conv_key, user_id) DO UPDATE SET up_to_id = max(clears.up_to_id, excluded.up_to_id)`)
+  const insertGroup = db.prepare('INSERT INTO groups (group_id, group_name, owner, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
+  const getGroup = db.prepare<[string], { group_id: string, group_name: string, owner: string }>('SELECT group_id, group_name, owner FROM groups WHERE group_id = ?')
+  const members = db.prepare<[string], { user_id: string, role: number }>('SELECT user_id, role FROM group_members WHERE group_id = ? ORDER BY joined_at, user_id')
+  const setMember = db.prepare<[string, string, number, number]>(
+    'INSERT INTO group_members (group_id, user_id, role, joined_at) VALUES (?, ?, ?, ?) ON CONFLICT (group_id, user_id) DO UPDATE SET role = excluded.role')
+  const removeMember = db.prepare('DELETE FROM group_members WHERE group_id = ? AND user_id = ?')
+  const claimKey = db.prepare<[string, string, string, number]>('INSERT INTO idempotency_keys (owner, key, request_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
+  const getKey = db.prepare<[string, string], { request_hash: string, status: number | null, body: string | null, created_at: number }>(
+    'SELECT request_hash, status, body, created_at FROM idempotency_keys WHERE owner = ? AND key = ?')
+  const expireKey = db.prepare('DELETE FROM idempotency_keys WHERE owner = ? AND key = ? AND created_at < ?')
+  const completeKey = db.prepare('UPDATE idempotency_keys SET status = ?, body = ? WHERE owner = ? AND key = ?')
+  const releaseKey = db.prepare('DELETE FROM idempotency_keys WHERE owner = ? AND key = ?')
   const ping = db.prepare('SELECT 1')
 
-  const insertAll = db.transaction((messages: NewMessage[]): StoredMessage[] => messages.map(m => {
+  const insertOne = (m: NewMessage): StoredMessage => {
+    if (m.origin === Origin.Imported) {
+      const existing = imported.get({ convKey: m.convKey, sender: m.sender, time: m.serverTime, rand: m.rand, viewer: m.sender })
+      if (existing !== undefined) return toMessage(existing)
+    }
     const seq = m.owner === null ? nextSeq.get(m.convKey)!.last_seq : 0
-    const { id } = insert.get(m.convKey, seq, m.sender, m.owner, m.serverTime, m.clientTime, m.rand, m.status, m.elemMask, JSON.stringify(m.content))!
-    return { id, convKey: m.convKey, seq, sender: m.sender, owner: m.owner, serverTime: m.serverTime, clientTime: m.clientTime, rand: m.rand, status: m.status, content: m.content }
-  }))
+    const { id } = insert.get(m.convKey, seq, m.sender, m.owner, m.serverTime, m.clientTime, m.rand, m.status, m.origin, m.elemMask, JSON.stringify(m.content))!
+    return { ...m, id, seq, revoker: null, deleted: false }
+  }
+  const insertAll = db.transaction((messages: NewMessage[]) => messages.map(insertOne))
+  const allocate = db.transaction(() => {
+    seedId.run()
+    return bumpId.get()!.seq
+  })
+  const createGroup = db.transaction((g: Group, tips: NewMessage | undefined, nowMs: number): boolean => {
+    if (insertGroup.run(g.groupId, g.name, g.owner, Math.floor(nowMs / 1000)).changes === 0) return false
+    g.members.forEach((m, i) => setMember.run(g.groupId, m.userId, m.role, nowMs + i))
+    if (tips !== undefined) insertOne(tips)
+    return true
+  })
+  const changeGroup = db.transaction((groupId: string, userId: string, role: GroupRole | null, tips: NewMessage) => {
+    if (role === null) removeMember.run(groupId, userId)
+    else setMember.run(groupId, userId, role, Date.now())
+    insertOne(tips)
+  })
+  const claim = db.transaction((owner: string, key: string, hash: string, now: number): IdempotencyClaim => {
+    expireKey.run(owner, key, now - IDEMPOTENCY_TTL_S)
+    if (claimKey.run(owner, key, hash, now).changes === 1) return { state: 'claimed' }
+    const row = getKey.get(owner, key)!
+    if (row.request_hash !== hash) return { state: 'mismatch' }
+    if (row.status === null || row.body === null) return { state: 'pending' }
+    return { state: 'done', status: row.status, body: row.body }
+  })
 
   return {
+    kind: 'sqlite',
     async insertMessages (messages) {
       return insertAll.immediate(messages)
+    },
+    async allocateId () {
+      return allocate.immediate()
     },
     async getMessage (convKey, viewer, id) {
       const row = byId.get({ id, convKey, viewer })
@@ -89,6 +167,10 @@ export function openSqliteStore (file: string): Store {
         const row = byLocator.get({ convKey, viewer, seq: l.seq, rand: l.rand, time: l.time })
         return row === undefined ? undefined : toMessage(row)
       })
+    },
+    async newest (convKey, viewer) {
+      const row = newest.get({ convKey, viewer })
+      return row === undefined ? undefined : toMessage(row)
     },
     async listHistory (q: HistoryQuery) {
       const { lo, hi } = historyBounds(q)
@@ -105,6 +187,47 @@ export function openSqliteStore (file: string): Store {
         limit: q.limit,
       }
       return (q.forward ? newer : older).all(params).map(toMessage)
+    },
+    async revoke (id, revoker) {
+      revoke.run({ id, revoker })
+    },
+    async markRead (convKey, userId, to) {
+      markRead.run({ convKey, userId, t: to.serverTime, s: to.seq, i: to.id })
+    },
+    async readPoint (convKey, userId) {
+      const row = readPoint.get(convKey, userId)
+      return row === undefined ? undefined : { serverTime: row.server_time, seq: row.seq, id: row.id }
+    },
+    async deleteFor (convKey, userId, messageId) {
+      deleteFor.run(convKey, userId, messageId)
+    },
+    async clearFor (convKey, userId) {
+      clearFor.run(convKey, userId, convKey)
+    },
+    async createGroup (group, tips) {
+      return createGroup.immediate(group, tips, Date.now())
+    },
+    async getGroup (groupId) {
+      const g = getGroup.get(groupId)
+      if (g === undefined) return undefined
+      return {
+        groupId: g.group_id,
+        name: g.group_name,
+        owner: g.owner,
+        members: members.all(groupId).map(m => ({ userId: m.user_id, role: m.role as GroupRole })),
+      }
+    },
+    async changeGroup (groupId, change, tips) {
+      changeGroup.immediate(groupId, change.userId, change.role, tips)
+    },
+    async claimIdempotencyKey (owner, key, requestHash, now) {
+      return claim.immediate(owner, key, requestHash, now)
+    },
+    async completeIdempotencyKey (owner, key, status, body) {
+      completeKey.run(status, body, owner, key)
+    },
+    async releaseIdempotencyKey (owner, key) {
+      releaseKey.run(owner, key)
     },
     async ping () {
       ping.get()

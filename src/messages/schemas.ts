@@ -226,6 +226,7 @@ export const AnchorMessage = Type.Object({
   message_rand: Opt(Uint('see message_seq')),
   message_server_time: Opt(Uint('see message_seq')),
 }, { additionalProperties: true, title: 'AnchorMessage', description: 'A Message (e.g. one returned before); only its identifying keys are read' })
+export type AnchorMessage = Static<typeof AnchorMessage>
 
 /** MsgGetMsgListParam (TIMMsgGetMsgList). */
 export const GetMsgListParam = Type.Object({
@@ -249,6 +250,28 @@ export const GetMsgListQuery = Type.Object({
   time_period: Opt(Uint('with time_begin: only messages before time_begin + this many seconds')),
   message_type: Opt(Type.Array(Type.Integer({ minimum: 0, maximum: 12 }), { description: 'TIMElemType filter; repeat the parameter for several' })),
 }, closed)
+
+/** MsgDeleteParam (TIMMsgDelete). */
+export const DeleteParam = Type.Object({
+  msg_delete_param_msg: Opt(Type.Union([AnchorMessage, Type.String({ maxLength: 64, description: 'a message_msg_id' })], { description: 'the message to delete for the caller; absent or `{}`: all of the caller\'s history here' })),
+  msg_delete_param_is_ramble: Opt(Bool('accepted; deletion is always for the caller only')),
+  msg_delete_param_is_remble: Opt(Bool('old spelling of msg_delete_param_is_ramble')),
+}, { ...closed, title: 'MsgDeleteParam' })
+
+/** MsgBatchSendParam (TIMMsgBatchSend). */
+export const BatchSendParam = Type.Object({
+  msg_batch_send_param_identifier_array: Type.Array(Type.String(), { description: 'recipient UserIDs: 1-500 after duplicates collapse (else 90011)' }),
+  msg_batch_send_param_msg: MessageIn,
+}, { ...closed, title: 'MsgBatchSendParam' })
+
+/** MsgBatchSendResult: one per recipient. */
+export const BatchResult = Type.Object({
+  msg_batch_send_result_identifier: Str('recipient UserID'),
+  msg_batch_send_result_code: Type.Integer({ description: '0, or the TIM error code for this recipient' }),
+  msg_batch_send_result_desc: Str('empty, or what went wrong for this recipient'),
+  msg_batch_send_result_msg: Opt(MessageOut),
+}, { title: 'MsgBatchSendResult' })
+export type BatchResult = Static<typeof BatchResult>
 
 export const ConversationParams = Type.Object({
   conversationID: Type.String({ minLength: 1, maxLength: 64, description: '`c2c_<userID>` or `group_<groupID>`, URL-encoded' }),

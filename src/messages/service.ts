@@ -1,9 +1,12 @@
-import { randomInt } from 'node:crypto'
+import { createHash, randomInt } from 'node:crypto'
 import { Errors } from '../errors.js'
-import type { HistoryPosition, Store, StoredMessage } from '../../db/store.js'
-import { ConvType, convIdFor, formatMsgId, parseConversationId, parseMsgId, type Conversation } from './ids.js'
+import {
+  before, GroupRole, Origin, positionOf,
+  type Group, type HistoryPosition, type NewMessage, type Store, type StoredMessage,
+} from '../../db/store.js'
+import { c2cKey, ConvType, convIdFor, formatMsgId, isUserId, parseConversationId, parseMsgId, type Conversation } from './ids.js'
 import { elemMaskOf, toContent } from './rules.js'
-import type { GetMsgListParam, MessageIn, MessageOut } from './schemas.js'
+import type { AnchorMessage, BatchResult, MessageIn, MessageOut } from './schemas.js'
 
 /** Who a request acts as (CONTRACT §3). */
 export interface Identity {
@@ -16,6 +19,8 @@ export interface Identity {
 
 export interface MessageServiceOptions {
   store: Store
+  /** Seconds a sender may revoke; 0 = no limit. */
+  revokeWindowS: number
   /** Unix seconds now; injectable for tests of time rules. */
   now?: () => number
   /** Called with the number of messages each successful write stored. */
@@ -23,7 +28,7 @@ export interface MessageServiceOptions {
 }
 
 export interface ListOptions {
-  anchor?: GetMsgListParam['msg_getmsglist_param_last_msg']
+  anchor?: AnchorMessage | string
   count: number
   forward: boolean
   timeBegin?: number
@@ -37,53 +42,117 @@ export interface LocatorIn {
   message_locator_time: number
 }
 
+/** A conversation the caller may use, with its group when it is one. */
+export interface Access extends Conversation { group?: Group }
+
+/** How one viewer sees messages of one conversation: its read point and the peer's. */
+interface Lens { viewer: string, read?: HistoryPosition, peerRead?: HistoryPosition }
+
 const unixNow = () => Math.floor(Date.now() / 1000)
+const atOrBefore = (m: StoredMessage, point: HistoryPosition | undefined) => point !== undefined && !before(point, positionOf(m))
+export const roleOf = (group: Group, userId: string) => group.members.find(m => m.userId === userId)?.role
 
 /** The ten interfaces' meaning, over the store port. Nothing here knows HTTP. */
 export class MessageService {
   readonly #store: Store
+  readonly #revokeWindowS: number
   readonly #now: () => number
   readonly #onStored: (count: number) => void
 
   constructor (options: MessageServiceOptions) {
     this.#store = options.store
+    this.#revokeWindowS = options.revokeWindowS
     this.#now = options.now ?? unixNow
     this.#onStored = options.onStored ?? (() => {})
   }
 
-  /** Resolves a path's conversation for `who`, refusing what the caller may not use. */
-  conversation (who: Identity, conversationId: string): Conversation {
+  now (): number {
+    return this.#now()
+  }
+
+  /** Resolves a path's conversation for `who`: groups must exist and have them as member. */
+  async access (who: Identity, conversationId: string): Promise<Access> {
     const conv = parseConversationId(conversationId, who.actAs)
-    // Groups arrive with the group endpoints; until then none exists.
-    if (conv.type === ConvType.Group) throw Errors.groupNotFound(conv.target)
-    return conv
+    if (conv.type === ConvType.C2C) return conv
+    const group = await this.#store.getGroup(conv.target)
+    if (group === undefined) throw Errors.groupNotFound(conv.target)
+    if (!who.isAdmin && roleOf(group, who.actAs) === undefined) {
+      throw Errors.permissionDenied(`"${who.actAs}" is not a member of group "${conv.target}"`)
+    }
+    return { ...conv, group }
+  }
+
+  /** Stores messages and counts them; the one way messages enter the store. */
+  async store (messages: NewMessage[]): Promise<StoredMessage[]> {
+    const stored = await this.#store.insertMessages(messages)
+    this.#onStored(messages.length)
+    return stored
   }
 
   /** TIMMsgSendNewMsg */
   async send (who: Identity, conversationId: string, msg: MessageIn): Promise<MessageOut> {
-    const conv = this.conversation(who, conversationId)
-    const sender = this.#sender(who, conv, msg.message_sender)
-    const { content, elemMask } = toContent(msg)
-    const serverTime = this.#now()
-    const [stored] = await this.#store.insertMessages([{
-      convKey: conv.key,
-      sender,
-      owner: null,
-      serverTime,
-      clientTime: msg.message_client_time ?? serverTime,
-      rand: msg.message_rand ?? randomInt(0, 2 ** 32),
-      status: 2,
-      elemMask,
-      content,
-    }])
-    this.#onStored(1)
-    return this.view(stored!, who.actAs)
+    const conv = await this.access(who, conversationId)
+    const draft = this.#draft(conv, this.#sender(who, conv, msg.message_sender), msg, Origin.Sent)
+    if (msg.message_is_online_msg === true) return this.#online(draft, who.actAs)
+    const [stored] = await this.store([draft])
+    return (await this.#views(conv, who.actAs, [stored!]))[0]!
+  }
+
+  /** TIMMsgSaveMsg: visible to the caller alone, seq 0, status 5. */
+  async save (who: Identity, conversationId: string, msg: MessageIn): Promise<MessageOut> {
+    const conv = await this.access(who, conversationId)
+    const draft = this.#draft(conv, this.#sender(who, conv, msg.message_sender), msg, Origin.Saved)
+    const [stored] = await this.store([{ ...draft, owner: who.actAs, serverTime: msg.message_server_time ?? draft.serverTime }])
+    return (await this.#views(conv, who.actAs, [stored!]))[0]!
+  }
+
+  /** TIMMsgImportMsgList: all or nothing, original senders and times, deduplicated. */
+  async import (who: Identity, conversationId: string, msgs: MessageIn[]): Promise<MessageOut[]> {
+    const conv = await this.access(who, conversationId)
+    const drafts = msgs.map((msg, i) => {
+      const sender = this.#sender(who, conv, msg.message_sender, `[${i}].`)
+      const draft = this.#draft(conv, sender, msg, Origin.Imported, `[${i}].`)
+      const serverTime = msg.message_server_time ?? msg.message_client_time ?? draft.serverTime
+      // Without a client rand, the rand is derived from the message itself, so that
+      // re-importing the same message finds it again.
+      const rand = msg.message_rand ?? createHash('sha256')
+        .update(JSON.stringify([conv.key, sender, serverTime, draft.content])).digest().readUInt32BE(0)
+      return { ...draft, serverTime, clientTime: msg.message_client_time ?? serverTime, rand }
+    })
+    return this.#views(conv, who.actAs, await this.store(drafts))
+  }
+
+  /** TIMMsgBatchSend: C2C to 1-500 recipients, one result each. */
+  async batchSend (who: Identity, recipients: string[], msg: MessageIn): Promise<BatchResult[]> {
+    const unique = [...new Set(recipients)]
+    if (unique.length < 1 || unique.length > 500) throw Errors.batchCount(unique.length)
+    const sender = msg.message_sender ?? who.actAs
+    if (sender !== who.actAs && !who.isAdmin) throw Errors.permissionDenied(`message_sender "${sender}" is not the caller "${who.actAs}"`)
+    const valid = unique.filter(isUserId)
+    const drafts = valid.map(to => this.#draft({ type: ConvType.C2C, target: to, key: c2cKey(sender, to) }, sender, msg, Origin.Sent))
+    const stored = msg.message_is_online_msg === true
+      ? await Promise.all(drafts.map(d => this.#store.allocateId().then(id => this.#transient(d, id))))
+      : await this.store(drafts)
+    const byRecipient = new Map(valid.map((to, i) => [to, stored[i]!]))
+    return unique.map(to => {
+      const m = byRecipient.get(to)
+      if (m === undefined) {
+        const e = Errors.invalidIdentifier(`"${to}"`)
+        return { msg_batch_send_result_identifier: to, msg_batch_send_result_code: e.code, msg_batch_send_result_desc: e.message }
+      }
+      return {
+        msg_batch_send_result_identifier: to,
+        msg_batch_send_result_code: 0,
+        msg_batch_send_result_desc: '',
+        msg_batch_send_result_msg: this.#view(m, { viewer: sender }),
+      }
+    })
   }
 
   /** TIMMsgGetMsgList */
   async list (who: Identity, conversationId: string, opts: ListOptions): Promise<MessageOut[]> {
-    const conv = this.conversation(who, conversationId)
-    const after = await this.#anchor(who, conv, opts.anchor)
+    const conv = await this.access(who, conversationId)
+    const anchor = opts.anchor === undefined ? undefined : await this.#locate(who, conv, opts.anchor, 'msg_getmsglist_param_last_msg')
     const timeFrom = opts.timeBegin
     const timeTo = opts.timePeriod !== undefined && opts.timePeriod > 0 ? (opts.timeBegin ?? 0) + opts.timePeriod : undefined
     const page = await this.#store.listHistory({
@@ -91,29 +160,132 @@ export class MessageService {
       viewer: who.actAs,
       forward: opts.forward,
       limit: opts.count,
-      ...(after !== undefined && { after }),
+      ...(anchor !== undefined && { after: positionOf(anchor) }),
       ...(timeFrom !== undefined && { timeFrom }),
       ...(timeTo !== undefined && { timeTo }),
       elemMask: elemMaskOf(opts.types),
     })
-    return page.map(m => this.view(m, who.actAs))
+    return this.#views(conv, who.actAs, page)
   }
 
   /** TIMMsgFindByMsgLocatorList */
   async find (who: Identity, conversationId: string, locators: LocatorIn[]): Promise<MessageOut[]> {
-    const conv = this.conversation(who, conversationId)
+    const conv = await this.access(who, conversationId)
     const found = await this.#store.findByLocators(conv.key, who.actAs, locators.map(l => ({
       seq: l.message_locator_seq,
       rand: l.message_locator_rand,
       time: l.message_locator_time,
     })))
-    return found.filter((m): m is StoredMessage => m !== undefined).map(m => this.view(m, who.actAs))
+    return this.#views(conv, who.actAs, found.filter((m): m is StoredMessage => m !== undefined))
   }
 
-  /** A stored message as `viewer` sees it. */
-  view (m: StoredMessage, viewer: string): MessageOut {
-    const { convId, convType } = convIdFor(m.convKey, viewer)
-    const fromSelf = m.sender === viewer
+  /** TIMMsgReportReaded: the read point moves to the message (or the newest), never back. */
+  async markRead (who: Identity, conversationId: string, msg: AnchorMessage | undefined): Promise<void> {
+    const conv = await this.access(who, conversationId)
+    const target = msg === undefined ? undefined : await this.#locate(who, conv, msg, 'message')
+    const point = target ?? await this.#store.newest(conv.key, who.actAs)
+    if (point !== undefined) await this.#store.markRead(conv.key, who.actAs, positionOf(point))
+  }
+
+  /** TIMMsgRevoke */
+  async revoke (who: Identity, conversationId: string, msg: AnchorMessage): Promise<MessageOut> {
+    const conv = await this.access(who, conversationId)
+    const m = await this.#locate(who, conv, msg, 'message', true)
+    if (m.status !== 6) {
+      const role = conv.group === undefined ? undefined : roleOf(conv.group, who.actAs)
+      const moderator = who.isAdmin || role === GroupRole.Owner || role === GroupRole.Admin
+      if (!moderator) {
+        if (m.sender !== who.actAs) throw Errors.permissionDenied('only the sender, a group owner or admin, or the app admin may revoke this message')
+        if (this.#revokeWindowS > 0 && this.#now() - m.serverTime > this.#revokeWindowS) {
+          throw conv.type === ConvType.C2C ? Errors.revokeTimeLimitC2C(this.#revokeWindowS) : Errors.revokeTimeLimitGroup(this.#revokeWindowS)
+        }
+      }
+      await this.#store.revoke(m.id, who.actAs)
+    }
+    const tombstone = await this.#store.getMessage(conv.key, who.actAs, m.id)
+    return (await this.#views(conv, who.actAs, [tombstone!]))[0]!
+  }
+
+  /** TIMMsgDelete: one message, or (none given) the caller's whole history here. */
+  async delete (who: Identity, conversationId: string, msg: AnchorMessage | string | undefined): Promise<void> {
+    const conv = await this.access(who, conversationId)
+    const m = msg === undefined ? undefined : await this.#locate(who, conv, msg, 'msg_delete_param_msg', true)
+    if (m === undefined) await this.#store.clearFor(conv.key, who.actAs)
+    else await this.#store.deleteFor(conv.key, who.actAs, m.id)
+  }
+
+  /** The message a Message (msg_id, else seq + rand + time) or msg_id names; 404 otherwise; undefined for `{}`. */
+  async #locate (who: Identity, conv: Access, given: AnchorMessage | string, key: string, required: true): Promise<StoredMessage>
+  async #locate (who: Identity, conv: Access, given: AnchorMessage | string, key: string, required?: boolean): Promise<StoredMessage | undefined>
+  async #locate (who: Identity, conv: Access, given: AnchorMessage | string, key: string, required = false): Promise<StoredMessage | undefined> {
+    const msgId = typeof given === 'string' ? given : given.message_msg_id
+    if (msgId !== undefined) {
+      const id = parseMsgId(msgId)
+      const m = id === undefined ? undefined : await this.#store.getMessage(conv.key, who.actAs, id)
+      if (m === undefined || formatMsgId(m.id, m.clientTime, m.rand) !== msgId) throw Errors.messageNotFound(`no message "${msgId}" in this conversation`)
+      return m
+    }
+    const { message_seq: seq, message_rand: rand, message_server_time: time } = given as AnchorMessage
+    if (seq === undefined && rand === undefined && time === undefined) {
+      if (required) throw Errors.invalidParameter(`${key} needs message_msg_id, or message_seq with message_rand and message_server_time`)
+      return undefined
+    }
+    if (seq === undefined || rand === undefined || time === undefined) {
+      throw Errors.invalidParameter(`${key} needs message_msg_id, or message_seq with message_rand and message_server_time`)
+    }
+    const [m] = await this.#store.findByLocators(conv.key, who.actAs, [{ seq, rand, time }])
+    if (m === undefined) throw Errors.messageNotFound(`${key} matches no message in this conversation`)
+    return m
+  }
+
+  /** message_sender must be the caller, unless the admin names a participant. */
+  #sender (who: Identity, conv: Access, given: string | undefined, where = ''): string {
+    if (given === undefined || given === who.actAs) return who.actAs
+    if (!who.isAdmin) throw Errors.permissionDenied(`${where}message_sender "${given}" is not the caller "${who.actAs}"`)
+    const participant = conv.group === undefined ? given === conv.target : roleOf(conv.group, given) !== undefined
+    if (!participant) throw Errors.permissionDenied(`${where}message_sender "${given}" is not a participant of this conversation`)
+    return given
+  }
+
+  #draft (conv: Conversation, sender: string, msg: MessageIn, origin: Origin, where = ''): NewMessage {
+    const { content, elemMask } = toContent(msg, where)
+    const serverTime = this.#now()
+    return {
+      convKey: conv.key,
+      sender,
+      owner: null,
+      serverTime,
+      clientTime: msg.message_client_time ?? serverTime,
+      rand: msg.message_rand ?? randomInt(0, 2 ** 32),
+      status: origin === Origin.Sent ? 2 : 5,
+      origin,
+      elemMask,
+      content,
+    }
+  }
+
+  /** An online message: it gets an id but is never stored, listed or revocable. */
+  async #online (draft: NewMessage, viewer: string): Promise<MessageOut> {
+    return this.#view(this.#transient(draft, await this.#store.allocateId()), { viewer })
+  }
+
+  #transient (draft: NewMessage, id: number): StoredMessage {
+    return { ...draft, id, seq: 0, revoker: null, deleted: false }
+  }
+
+  /** Messages of one conversation as `viewer` sees them (one read of the read points). */
+  async #views (conv: Conversation, viewer: string, messages: StoredMessage[]): Promise<MessageOut[]> {
+    if (messages.length === 0) return []
+    const read = await this.#store.readPoint(conv.key, viewer)
+    const peerRead = conv.type === ConvType.C2C ? await this.#store.readPoint(conv.key, conv.target) : undefined
+    const lens: Lens = { viewer, ...(read !== undefined && { read }), ...(peerRead !== undefined && { peerRead }) }
+    return messages.map(m => this.#view(m, lens))
+  }
+
+  /** A stored message as the lens's viewer sees it. */
+  #view (m: StoredMessage, lens: Lens): MessageOut {
+    const { convId, convType } = convIdFor(m.convKey, lens.viewer)
+    const fromSelf = m.sender === lens.viewer
     return {
       ...m.content,
       message_elem_array: m.content.message_elem_array as MessageOut['message_elem_array'],
@@ -123,55 +295,15 @@ export class MessageService {
       message_client_time: m.clientTime,
       message_server_time: m.serverTime,
       message_is_from_self: fromSelf,
-      message_is_read: fromSelf,
-      message_is_peer_read: false,
-      message_is_online_msg: false,
-      message_status: m.status,
+      message_is_read: fromSelf || m.origin === Origin.Imported || m.origin === Origin.Saved || atOrBefore(m, lens.read),
+      message_is_peer_read: convType === ConvType.C2C && fromSelf && atOrBefore(m, lens.peerRead),
+      message_is_online_msg: m.seq === 0 && m.origin === Origin.Sent,
+      message_status: m.deleted ? 4 : m.status,
       message_unique_id: m.id,
       message_msg_id: formatMsgId(m.id, m.clientTime, m.rand),
       message_rand: m.rand,
       message_seq: m.seq,
+      ...(m.revoker !== null && { message_revoker_user_id: m.revoker }),
     }
-  }
-
-  /** A message named by its msg_id in this conversation, visible to the caller; 404 otherwise. */
-  async #byMsgId (who: Identity, conv: Conversation, msgId: string): Promise<StoredMessage> {
-    const id = parseMsgId(msgId)
-    const m = id === undefined ? undefined : await this.#store.getMessage(conv.key, who.actAs, id)
-    if (m === undefined || formatMsgId(m.id, m.clientTime, m.rand) !== msgId) {
-      throw Errors.messageNotFound(`no message "${msgId}" in this conversation`)
-    }
-    return m
-  }
-
-  async #anchor (who: Identity, conv: Conversation, anchor: ListOptions['anchor']): Promise<HistoryPosition | undefined> {
-    if (anchor === undefined) return undefined
-    let m: StoredMessage
-    if (typeof anchor === 'string') {
-      m = await this.#byMsgId(who, conv, anchor)
-    } else if (anchor.message_msg_id !== undefined) {
-      m = await this.#byMsgId(who, conv, anchor.message_msg_id)
-    } else if (anchor.message_seq === undefined && anchor.message_rand === undefined && anchor.message_server_time === undefined) {
-      return undefined
-    } else {
-      const { message_seq: seq, message_rand: rand, message_server_time: time } = anchor
-      if (seq === undefined || rand === undefined || time === undefined) {
-        throw Errors.invalidParameter('msg_getmsglist_param_last_msg needs message_msg_id, or message_seq with message_rand and message_server_time')
-      }
-      const [found] = await this.#store.findByLocators(conv.key, who.actAs, [{ seq, rand, time }])
-      if (found === undefined) throw Errors.messageNotFound('msg_getmsglist_param_last_msg matches no message in this conversation')
-      m = found
-    }
-    return { serverTime: m.serverTime, seq: m.seq, id: m.id }
-  }
-
-  /** message_sender must be the caller, unless the admin names a participant. */
-  #sender (who: Identity, conv: Conversation, given: string | undefined): string {
-    if (given === undefined || given === who.actAs) return who.actAs
-    if (!who.isAdmin) throw Errors.permissionDenied(`message_sender "${given}" is not the caller "${who.actAs}"`)
-    if (conv.type === ConvType.C2C && given !== conv.target) {
-      throw Errors.permissionDenied(`message_sender "${given}" is not a participant of this conversation`)
-    }
-    return given
   }
 }

@@ -1,0 +1,61 @@
+import fp from 'fastify-plugin'
+import { createHash } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Errors } from '../errors.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A writing POST: honours Idempotency-Key. */
+    idempotent?: boolean
+  }
+  interface FastifyRequest {
+    /** The Idempotency-Key this request holds, to be completed with its response. */
+    idempotencyClaim?: { owner: string, key: string }
+  }
+}
+
+const KEY = /^[\x21-\x7e]{1,255}$/
+/** How long a replay waits for the first request with its key to finish. */
+const PENDING_WAIT_MS = 10_000
+
+/**
+ * Idempotency-Key on writing POSTs (CONTRACT §7). The key is claimed in the database
+ * before the handler runs, so racing replays cannot both write; the first response
+ * (any status below 500) is recorded and replayed for 24 hours; a 5xx frees the key.
+ */
+export default fp(async (app) => {
+  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
+    const key = request.headers['idempotency-key']
+    if (key === undefined || request.routeOptions.config.idempotent !== true) return
+    if (typeof key !== 'string' || !KEY.test(key)) throw Errors.invalidParameter('Idempotency-Key must be 1-255 printable ASCII characters')
+    const { caller, actAs } = request.identity
+    const owner = `${caller}\n${actAs}`
+    const hash = createHash('sha256').update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`).digest('hex')
+    const deadline = Date.now() + PENDING_WAIT_MS
+    for (;;) {
+      const claim = await app.store.claimIdempotencyKey(owner, key, hash, app.messages.now())
+      if (claim.state === 'claimed') {
+        request.idempotencyClaim = { owner, key }
+        return
+      }
+      if (claim.state === 'mismatch') throw Errors.idempotencyMismatch()
+      if (claim.state === 'done') {
+        reply.header('idempotent-replayed', 'true').status(claim.status)
+        if (claim.body === '') return reply.send()
+        return reply.type('application/json; charset=utf-8').send(claim.body)
+      }
+      if (Date.now() > deadline) throw Errors.idempotencyPending()
+      await sleep(20)
+    }
+  })
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const claim = request.idempotencyClaim
+    if (claim === undefined) return payload
+    request.idempotencyClaim = undefined
+    if (reply.statusCode >= 500) await app.store.releaseIdempotencyKey(claim.owner, claim.key)
+    else await app.store.completeIdempotencyKey(claim.owner, claim.key, reply.statusCode, typeof payload === 'string' ? payload : '')
+    return payload
+  })
+}, { name: 'timgate-idempotency', dependencies: ['timgate-store', 'timgate-identity'] })
