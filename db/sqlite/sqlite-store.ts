@@ -57,6 +57,8 @@ export function openSqliteStore (file: string): Store {
   db.pragma('synchronous = NORMAL')
   db.pragma('busy_timeout = 5000')
   db.pragma('foreign_keys = ON')
+  // A revoked message's content must leave the file, not linger in free space.
+  db.pragma('secure_delete = ON')
   migrate(db, MIGRATIONS)
 
   const nextSeq = db.prepare<[string], { last_seq: number }>(
@@ -190,6 +192,8 @@ export function openSqliteStore (file: string): Store {
     },
     async revoke (id, revoker) {
       revoke.run({ id, revoker })
+      // The WAL still holds the page images with the content until a checkpoint.
+      db.pragma('wal_checkpoint(TRUNCATE)')
     },
     async markRead (convKey, userId, to) {
       markRead.run({ convKey, userId, t: to.serverTime, s: to.seq, i: to.id })
