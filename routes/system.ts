@@ -8,11 +8,12 @@ const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
     config: { public: true },
     schema: {
       tags: ['system'],
+      operationId: 'getHealth',
       summary: 'Liveness and database readiness',
       security: [],
       response: {
-        200: Type.Object({ status: Type.Literal('ok'), store: Type.String({ description: 'the store in use' }) }),
-        503: ErrorBody,
+        200: Type.Object({ status: Type.Literal('ok'), store: Type.String({ description: 'the store in use' }) }, { description: 'the gateway and its database answer' }),
+        503: { ...ErrorBody, description: 'shutting down, or the database does not answer' },
       },
     },
   }, async () => {
@@ -24,6 +25,7 @@ const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
     config: { public: true },
     schema: {
       tags: ['system'],
+      operationId: 'getMetrics',
       summary: 'Prometheus metrics (text format 0.0.4)',
       description: 'timgate_http_requests_total{method,route,status}, timgate_http_request_duration_seconds{method,route} (histogram), timgate_messages_stored_total, process_resident_memory_bytes.',
       security: [],

@@ -67,6 +67,17 @@ function validationDesc (err: FastifyError): string {
   return `${path === '' ? part : `${part === 'body' ? '' : `${part} `}${path}`} ${first.message ?? 'is invalid'}`
 }
 
+/** openapi-typescript and most generators ignore if/then: the document shows Elem as oneOf its types. */
+function elemsAsOneOf (node: unknown): void {
+  if (typeof node !== 'object' || node === null) return
+  const o = node as Record<string, unknown>
+  if (o.title === 'Elem' && Array.isArray(o.allOf)) {
+    o.oneOf = (o.allOf as Array<{ then: unknown }>).map(c => c.then)
+    delete o.allOf
+  }
+  Object.values(o).forEach(elemsAsOneOf)
+}
+
 /** Any error as the catalogue's TimError: ours as they are, Fastify's by their meaning, the rest 500. */
 function toTimError (err: FastifyError, bodyLimit: number, contentType: string | undefined): TimError {
   if (err instanceof TimError) return err
@@ -146,6 +157,11 @@ export async function buildApp ({ config, logStream, now }: BuildOptions): Promi
   })
 
   await app.register(swagger, {
+    transformObject: (documentObject) => {
+      const doc = structuredClone('openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject)
+      elemsAsOneOf(doc)
+      return doc
+    },
     openapi: {
       openapi: '3.1.0',
       info: { title: 'timgate', version: '0.1.0', description: apiDescription },
