@@ -144,6 +144,9 @@ export async function buildApp ({ config, logStream, now }: BuildOptions): Promi
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
     reply.header('x-content-type-options', 'nosniff')
+    reply.header('x-frame-options', 'DENY')
+    reply.header('referrer-policy', 'no-referrer')
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
   })
 
   app.setErrorHandler((err: FastifyError, request, reply) => {

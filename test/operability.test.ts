@@ -64,3 +64,18 @@ t.test('when requests are logged, then lines are JSON with the request id and ne
   t.notMatch(all, sig, 'no UserSig in the logs')
   t.notMatch(all, logged.config.secretKey, 'no secret key in the logs')
 })
+
+t.test('when any response is sent, then it carries the security headers', async t => {
+  const g = await build(t)
+  for (const res of [
+    await g.app.inject({ method: 'GET', url: '/health' }),
+    await g.app.inject({ method: 'GET', url: '/nope' }),
+    await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('x')),
+    await g.call('alice', 'POST', '/conversations/c2c_bob/messages', '{', { 'content-type': 'application/json' }),
+  ]) {
+    t.equal(res.headers['x-content-type-options'], 'nosniff')
+    t.equal(res.headers['x-frame-options'], 'DENY')
+    t.equal(res.headers['referrer-policy'], 'no-referrer')
+    t.equal(res.headers['cache-control'], 'no-store')
+  }
+})
