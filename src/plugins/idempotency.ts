@@ -21,17 +21,18 @@ const PENDING_WAIT_MS = 10_000
 
 /**
  * Idempotency-Key on writing POSTs (CONTRACT §7). The key is claimed in the database
- * before the handler runs, so racing replays cannot both write; the first response
+ * before the body is validated, so racing replays cannot both write; the first response
  * (any status below 500) is recorded and replayed for 24 hours; a 5xx frees the key.
  */
 export default fp(async (app) => {
-  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
+  // preValidation, not preHandler: a body the schema refuses is a first response too.
+  app.addHook('preValidation', async (request: FastifyRequest, reply: FastifyReply) => {
     const key = request.headers['idempotency-key']
     if (key === undefined || request.routeOptions.config.idempotent !== true) return
     if (typeof key !== 'string' || !KEY.test(key)) throw Errors.invalidParameter('Idempotency-Key must be 1-255 printable ASCII characters')
     const { caller, actAs } = request.identity
     const owner = `${caller}\n${actAs}`
-    const hash = createHash('sha256').update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`).digest('hex')
+    const hash = createHash('sha256').update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? {})}`).digest('hex')
     const deadline = Date.now() + PENDING_WAIT_MS
     for (;;) {
       const claim = await app.store.claimIdempotencyKey(owner, key, hash, app.messages.now())
