@@ -115,8 +115,11 @@ export interface Store {
 
   createGroup (group: Group, tips: NewMessage | undefined): Promise<boolean>
   getGroup (groupId: string): Promise<Group | undefined>
-  /** Applies a membership change and appends its group-tips message, atomically. */
-  changeGroup (groupId: string, change: GroupChange, tips: NewMessage): Promise<void>
+  /**
+   * Applies a membership change and appends its group-tips message, atomically;
+   * false (and nothing written) when the user already has that role (or is already out).
+   */
+  changeGroup (groupId: string, change: GroupChange, tips: NewMessage): Promise<boolean>
 
   /** Takes an Idempotency-Key for a request, or says what became of it before. */
   claimIdempotencyKey (owner: string, key: string, requestHash: string, now: number): Promise<IdempotencyClaim>

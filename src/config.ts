@@ -1,6 +1,8 @@
 import { randomBytes, randomInt } from 'node:crypto'
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { isIPv6 } from 'node:net'
 import { join, resolve } from 'node:path'
+import { isUserId } from './messages/ids.js'
 
 /** A bad environment variable: start-up stops with this one line. */
 export class ConfigError extends Error {
@@ -20,7 +22,7 @@ const text: Parser<string> = (raw, name) => {
   return raw.trim()
 }
 const userId: Parser<string> = (raw, name) => {
-  if (!/^[\x21-\x7e]{1,32}$/.test(raw)) throw new ConfigError(`${name} must be 1-32 bytes of printable ASCII without spaces, got "${raw}"`)
+  if (!isUserId(raw)) throw new ConfigError(`${name} must be a UserID: 1-32 bytes of printable ASCII, got "${raw}"`)
   return raw
 }
 const level: Parser<string> = (raw, name) => {
@@ -32,10 +34,16 @@ const postgresUrl: Parser<string> = (raw, name) => {
   if (!/^postgres(ql)?:\/\//.test(raw)) throw new ConfigError(`${name} must be a postgres:// URL`)
   return raw
 }
+const LABEL = '(?!-)[a-z0-9-]{1,63}(?<!-)'
+const HOST_ENTRY = new RegExp(`^(?:\\[([0-9a-f:.]+)\\]|(${LABEL}(?:\\.${LABEL})*))(?::(\\d{1,5}))?$`)
 const hostList: Parser<string[]> = (raw, name) => {
   const hosts = raw.split(',').map(h => h.trim().toLowerCase()).filter(h => h !== '')
   for (const h of hosts) {
-    if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d{1,5})?$/.test(h)) throw new ConfigError(`${name} has an invalid entry "${h}" (expected host or host:port)`)
+    const m = HOST_ENTRY.exec(h)
+    const port = m?.[3] === undefined ? undefined : Number(m[3])
+    if (m === null || (m[1] !== undefined && !isIPv6(m[1])) || (port !== undefined && (port < 1 || port > 65535))) {
+      throw new ConfigError(`${name} has an invalid entry "${h}" (expected host, host:port or [ipv6]:port with a port of 1-65535)`)
+    }
   }
   return hosts
 }
@@ -108,7 +116,13 @@ function credentials (env: Env, dataDir: string): { sdkAppId: number, secretKey:
     }
   }
   const generated = { sdkappid: randomInt(1_400_000_000, 1_500_000_000), secret_key: randomBytes(32).toString('hex') }
-  writeFileSync(file, JSON.stringify(generated, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
+  try {
+    writeFileSync(file, JSON.stringify(generated, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
+  } catch (err) {
+    // Another process starting on the same fresh data dir wrote it first: use theirs.
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return credentials(env, dataDir)
+    throw new ConfigError(`cannot write ${file}: ${(err as Error).message}`)
+  }
   chmodSync(file, 0o600)
   return { sdkAppId: generated.sdkappid, secretKey: generated.secret_key }
 }

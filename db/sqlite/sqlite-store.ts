@@ -107,8 +107,12 @@ export function openSqliteStore (file: string): Store {
   const insertGroup = db.prepare('INSERT INTO groups (group_id, group_name, owner, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
   const getGroup = db.prepare<[string], { group_id: string, group_name: string, owner: string }>('SELECT group_id, group_name, owner FROM groups WHERE group_id = ?')
   const members = db.prepare<[string], { user_id: string, role: number }>('SELECT user_id, role FROM group_members WHERE group_id = ? ORDER BY joined_at, user_id')
-  const setMember = db.prepare<[string, string, number, number]>(
-    'INSERT INTO group_members (group_id, user_id, role, joined_at) VALUES (?, ?, ?, ?) ON CONFLICT (group_id, user_id) DO UPDATE SET role = excluded.role')
+  // joined_at is a per-group counter: join order survives any clock.
+  const setMember = db.prepare<{ groupId: string, userId: string, role: number }>(
+    `INSERT INTO group_members (group_id, user_id, role, joined_at)
+     VALUES (@groupId, @userId, @role, (SELECT coalesce(max(joined_at), 0) + 1 FROM group_members WHERE group_id = @groupId))
+     ON CONFLICT (group_id, user_id) DO UPDATE SET role = excluded.role`)
+  const roleOf = db.prepare<[string, string], { role: number }>('SELECT role FROM group_members WHERE group_id = ? AND user_id = ?')
   const removeMember = db.prepare('DELETE FROM group_members WHERE group_id = ? AND user_id = ?')
   const claimKey = db.prepare<[string, string, string, number]>('INSERT INTO idempotency_keys (owner, key, request_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
   const getKey = db.prepare<[string, string], { request_hash: string, status: number | null, body: string | null, created_at: number }>(
@@ -132,16 +136,19 @@ export function openSqliteStore (file: string): Store {
     seedId.run()
     return bumpId.get()!.seq
   })
-  const createGroup = db.transaction((g: Group, tips: NewMessage | undefined, nowMs: number): boolean => {
-    if (insertGroup.run(g.groupId, g.name, g.owner, Math.floor(nowMs / 1000)).changes === 0) return false
-    g.members.forEach((m, i) => setMember.run(g.groupId, m.userId, m.role, nowMs + i))
+  const createGroup = db.transaction((g: Group, tips: NewMessage | undefined, now: number): boolean => {
+    if (insertGroup.run(g.groupId, g.name, g.owner, now).changes === 0) return false
+    for (const m of g.members) setMember.run({ groupId: g.groupId, userId: m.userId, role: m.role })
     if (tips !== undefined) insertOne(tips)
     return true
   })
-  const changeGroup = db.transaction((groupId: string, userId: string, role: GroupRole | null, tips: NewMessage) => {
+  const changeGroup = db.transaction((groupId: string, userId: string, role: GroupRole | null, tips: NewMessage): boolean => {
+    // Checked again inside the transaction: racing identical changes apply (and tip) once.
+    if ((roleOf.get(groupId, userId)?.role ?? null) === role) return false
     if (role === null) removeMember.run(groupId, userId)
-    else setMember.run(groupId, userId, role, Date.now())
+    else setMember.run({ groupId, userId, role })
     insertOne(tips)
+    return true
   })
   const claim = db.transaction((owner: string, key: string, hash: string, now: number): IdempotencyClaim => {
     expireKey.run(owner, key, now - IDEMPOTENCY_TTL_S)
@@ -209,7 +216,7 @@ export function openSqliteStore (file: string): Store {
       clearFor.run(convKey, userId, convKey)
     },
     async createGroup (group, tips) {
-      return createGroup.immediate(group, tips, Date.now())
+      return createGroup.immediate(group, tips, Math.floor(Date.now() / 1000))
     },
     async getGroup (groupId) {
       const g = getGroup.get(groupId)
@@ -222,7 +229,7 @@ export function openSqliteStore (file: string): Store {
       }
     },
     async changeGroup (groupId, change, tips) {
-      changeGroup.immediate(groupId, change.userId, change.role, tips)
+      return changeGroup.immediate(groupId, change.userId, change.role, tips)
     },
     async claimIdempotencyKey (owner, key, requestHash, now) {
       return claim.immediate(owner, key, requestHash, now)

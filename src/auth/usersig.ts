@@ -51,7 +51,11 @@ function decode (userSig: string): SigDoc {
   if (!/^[A-Za-z0-9*\-_]+$/.test(userSig) || userSig.length > 4096) throw Errors.sigMalformed()
   let doc: unknown
   try {
-    doc = JSON.parse(inflateSync(Buffer.from(fromTencentBase64(userSig), 'base64'), { maxOutputLength: 16384 }).toString('utf8'))
+    const raw = Buffer.from(fromTencentBase64(userSig), 'base64')
+    const { buffer, engine } = inflateSync(raw, { maxOutputLength: 16384, info: true }) as unknown as { buffer: Buffer, engine: { bytesWritten: number } }
+    // Bytes after the deflate stream would make many strings of one UserSig.
+    if (engine.bytesWritten !== raw.length) throw Errors.sigMalformed()
+    doc = JSON.parse(buffer.toString('utf8'))
   } catch {
     throw Errors.sigMalformed()
   }

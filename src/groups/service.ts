@@ -61,15 +61,16 @@ export class GroupService {
 
   /** PUT members/{userID}: the owner, a group admin or the app admin adds a member. */
   async addMember (who: Identity, groupId: string, userId: string): Promise<GroupView> {
+    if (!isUserId(userId)) throw Errors.invalidIdentifier(`"${userId}"`)
     const group = await this.#memberView(who, groupId)
     this.#requireModerator(who, group)
-    if (!isUserId(userId)) throw Errors.invalidIdentifier(`"${userId}"`)
     if (roleOf(group, userId) !== undefined) return groupView(group)
     return this.#apply(who, group, { userId, role: GroupRole.Member }, TipType.Invite)
   }
 
   /** DELETE members/{userID}: a member quits, or the owner/admin kicks (admins only plain members). */
   async removeMember (who: Identity, groupId: string, userId: string): Promise<GroupView> {
+    if (!isUserId(userId)) throw Errors.invalidIdentifier(`"${userId}"`)
     const group = await this.#memberView(who, groupId)
     const target = roleOf(group, userId)
     if (target === undefined) return groupView(group)
@@ -83,6 +84,7 @@ export class GroupService {
 
   /** PUT/DELETE admins/{userID}: the owner (or the app admin) sets or cancels a group admin. */
   async setAdmin (who: Identity, groupId: string, userId: string, admin: boolean): Promise<GroupView> {
+    if (!isUserId(userId)) throw Errors.invalidIdentifier(`"${userId}"`)
     const group = await this.#memberView(who, groupId)
     if (!who.isAdmin && roleOf(group, who.actAs) !== GroupRole.Owner) throw Errors.permissionDenied('only the group owner may set or cancel group admins')
     const target = roleOf(group, userId)
@@ -112,8 +114,9 @@ export class GroupService {
         ? [...group.members, { userId: change.userId, role: change.role }]
         : group.members.map(m => m.userId === change.userId ? { ...m, role: change.role! } : m)
     const after = { ...group, members }
-    await this.#store.changeGroup(group.groupId, change, this.#tips(after, who.actAs, tip, [change.userId]))
-    return groupView(after)
+    const applied = await this.#store.changeGroup(group.groupId, change, this.#tips(after, who.actAs, tip, [change.userId]))
+    // A racing identical change got there first: answer the group as it now is.
+    return applied ? groupView(after) : groupView(await this.#memberView(who, group.groupId))
   }
 
   /** The server-made group-tips message (elem_type 5) of a membership change. */

@@ -128,8 +128,11 @@ export class MessageService {
     if (unique.length < 1 || unique.length > 500) throw Errors.batchCount(unique.length)
     const sender = msg.message_sender ?? who.actAs
     if (sender !== who.actAs && !who.isAdmin) throw Errors.permissionDenied(`message_sender "${sender}" is not the caller "${who.actAs}"`)
+    if (!isUserId(sender)) throw Errors.invalidIdentifier(`"${sender}" in message_sender`)
+    // The message is checked once, whatever becomes of the recipients.
+    const checked = toContent(msg)
     const valid = unique.filter(isUserId)
-    const drafts = valid.map(to => this.#draft({ type: ConvType.C2C, target: to, key: c2cKey(sender, to) }, sender, msg, Origin.Sent))
+    const drafts = valid.map(to => this.#draft({ type: ConvType.C2C, target: to, key: c2cKey(sender, to) }, sender, msg, Origin.Sent, '', checked))
     const stored = msg.message_is_online_msg === true
       ? await Promise.all(drafts.map(d => this.#store.allocateId().then(id => this.#transient(d, id))))
       : await this.store(drafts)
@@ -247,8 +250,8 @@ export class MessageService {
     return given
   }
 
-  #draft (conv: Conversation, sender: string, msg: MessageIn, origin: Origin, where = ''): NewMessage {
-    const { content, elemMask } = toContent(msg, where)
+  #draft (conv: Conversation, sender: string, msg: MessageIn, origin: Origin, where = '', checked = toContent(msg, where)): NewMessage {
+    const { content, elemMask } = checked
     const serverTime = this.#now()
     return {
       convKey: conv.key,

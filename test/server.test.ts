@@ -1,0 +1,167 @@
+import t from 'tap'
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { inflateSync } from 'node:zlib'
+import type { Env } from '../src/config.js'
+import { tempDir, type TestContext } from './helper.js'
+
+/** The variables of CONTRACT §2: a child process must not inherit them from the test run. */
+const CONTRACT_VARS = ['HOST', 'PORT', 'TIM_DATA_DIR', 'TIM_SDKAPPID', 'TIM_SECRET_KEY', 'TIM_ADMIN_IDENTIFIER',
+  'TIM_REVOKE_WINDOW_S', 'DATABASE_URL', 'TIM_DOWNLOAD_ALLOWED_HOSTS', 'TIM_DOWNLOAD_TIMEOUT_MS',
+  'TIM_MEDIA_MAX_BYTES', 'TIM_RATE_LIMIT', 'LOG_LEVEL']
+
+interface Child {
+  proc: ChildProcessWithoutNullStreams
+  stdout: () => string
+  stderr: () => string
+  /** Resolves with the exit code (or signal) when the process ends. */
+  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+}
+
+/** Starts a TypeScript entry the way tap runs this file (its loader comes through execArgv); killed at teardown. */
+function start (t: TestContext, args: string[], env: Env): Child {
+  const base: Env = { ...process.env }
+  for (const name of CONTRACT_VARS) delete base[name]
+  const proc = spawn(process.execPath, [...process.execArgv, ...args], { env: { ...base, ...env } })
+  t.teardown(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL') })
+  let stdout = ''
+  let stderr = ''
+  proc.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s })
+  proc.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
+  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => {
+    proc.on('close', (code, signal) => resolve({ code, signal }))
+  })
+  return { proc, stdout: () => stdout, stderr: () => stderr, exited }
+}
+
+/** The exit of `child`, or 'timeout' after `ms` (the child is then killed). */
+async function exitWithin (child: Child, ms: number): Promise<{ code: number | null, signal: NodeJS.Signals | null } | 'timeout'> {
+  const timer = new AbortController()
+  const timeout = sleep(ms, 'timeout' as const, { signal: timer.signal }).catch(() => 'cancelled' as const)
+  const result = await Promise.race([child.exited, timeout])
+  timer.abort()
+  if (result === 'timeout' || result === 'cancelled') {
+    child.proc.kill('SIGKILL')
+    return 'timeout'
+  }
+  return result
+}
+
+/** A port that was free a moment ago. */
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise<void>(resolve => server.close(() => resolve()))
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
+
+/** Polls GET /health until 200, the process ends, or `ms` pass. */
+async function waitHealthy (base: string, child: Child, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline && child.proc.exitCode === null) {
+    try {
+      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) })
+      if (res.status === 200) return true
+    } catch {
+      // not listening yet
+    }
+    await sleep(100)
+  }
+  return false
+}
+
+t.test('when the server runs as a process, then it serves, logs pino JSON without secrets and shuts down on SIGTERM', async t => {
+  const dataDir = tempDir(t)
+  const port = await freePort()
+  const base = `http://127.0.0.1:${port}`
+  const server = start(t, ['src/server.ts'], { TIM_DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' })
+
+  const healthy = await waitHealthy(base, server, 60_000)
+  t.ok(healthy, `GET /health answered 200; stderr: ${server.stderr()}`)
+  if (!healthy) return
+
+  const health = await fetch(`${base}/health`)
+  t.ok(health.headers.get('x-request-id'), 'x-request-id on the response')
+  t.match(await health.json(), { status: 'ok' })
+
+  const secret = JSON.parse(readFileSync(join(dataDir, 'secret.json'), 'utf8')) as { sdkappid: number, secret_key: string }
+  t.type(secret.secret_key, 'string')
+
+  const usersig = start(t, ['scripts/usersig.ts', 'alice', '600'], { TIM_DATA_DIR: dataDir })
+  const sigExit = await exitWithin(usersig, 60_000)
+  t.same(sigExit, { code: 0, signal: null }, `usersig exited 0; stderr: ${usersig.stderr()}`)
+  const sigLines = usersig.stdout().split('\n').filter(l => l !== '')
+  t.equal(sigLines.length, 1, 'one line on stdout')
+  const sig = sigLines[0] ?? ''
+  t.match(sig, /^[A-Za-z0-9*_-]+$/, 'Tencent base64')
+  const doc = JSON.parse(inflateSync(Buffer.from(sig.replace(/_/g, '=').replace(/-/g, '/').replace(/\*/g, '+'), 'base64')).toString('utf8'))
+  t.match(doc, { 'TLS.identifier': 'alice', 'TLS.sdkappid': secret.sdkappid, 'TLS.expire': 600 })
+
+  const sent = await fetch(`${base}/conversations/c2c_bob/messages`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${sig}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ message_elem_array: [{ elem_type: 0, text_elem_content: 'hi' }] }),
+  })
+  t.equal(sent.status, 200)
+  t.match(await sent.json(), { message_sender: 'alice', message_conv_id: 'bob' })
+
+  // Failures are logged too: neither may leak the UserSig.
+  const invalid = await fetch(`${base}/conversations/c2c_bob/messages`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${sig}`, 'content-type': 'application/json' },
+    body: '{}',
+  })
+  t.equal(invalid.status, 400, 'an invalid body is refused')
+  await invalid.arrayBuffer()
+  const refused = await fetch(`${base}/conversations/c2c_bob/messages`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${sig.slice(0, -8)}`, 'content-type': 'application/json' },
+    body: '{}',
+  })
+  t.equal(refused.status, 401, 'a truncated UserSig is refused')
+  await refused.arrayBuffer()
+
+  server.proc.kill('SIGTERM')
+  const exit = await exitWithin(server, 10_000)
+  t.same(exit, { code: 0, signal: null }, 'exits 0 within 10 s of SIGTERM')
+
+  const lines = server.stdout().split('\n').filter(l => l.trim() !== '')
+  t.ok(lines.length >= 3, `several log lines, got ${lines.length}`)
+  const records = lines.map(line => {
+    try {
+      return JSON.parse(line) as Record<string, unknown>
+    } catch {
+      t.fail(`a stdout line is not JSON: ${line}`)
+      return {}
+    }
+  })
+  for (const r of records) {
+    t.match(r, { level: Number, time: Number, msg: String }, 'a pino record')
+  }
+  t.ok(records.some(r => r.msg === 'timgate ready'), 'a ready line')
+  t.ok(records.some(r => (r.req as { url?: string } | undefined)?.url === '/conversations/c2c_bob/messages'), 'the requests are logged')
+  t.equal(server.stderr(), '', 'nothing on stderr')
+
+  const logs = server.stdout() + server.stderr()
+  t.notOk(logs.includes(sig), 'the UserSig never appears in the logs')
+  t.notOk(logs.includes(secret.secret_key), 'the secret key never appears in the logs')
+})
+
+t.test('when the usersig command gets no or an invalid identifier, then it prints usage and exits 2', async t => {
+  const dataDir = tempDir(t)
+  const runs = [
+    start(t, ['scripts/usersig.ts'], { TIM_DATA_DIR: dataDir }),
+    start(t, ['scripts/usersig.ts', 'a'.repeat(33)], { TIM_DATA_DIR: dataDir }),
+    start(t, ['scripts/usersig.ts', 'alice', 'soon'], { TIM_DATA_DIR: dataDir }),
+  ]
+  for (const run of runs) {
+    t.same(await exitWithin(run, 60_000), { code: 2, signal: null })
+    t.match(run.stderr(), /^usage: /)
+    t.equal(run.stdout(), '')
+  }
+})
