@@ -12,6 +12,7 @@ import identity from './auth/identity.js'
 import metrics from './plugins/metrics.js'
 import store from './plugins/store.js'
 import idempotency from './plugins/idempotency.js'
+import rateLimit from './plugins/rate-limit.js'
 import messageRoutes from '../routes/messages.js'
 import batchRoutes from '../routes/batch.js'
 import groupRoutes from '../routes/groups.js'
@@ -23,6 +24,8 @@ export interface BuildOptions {
   logStream?: NodeJS.WritableStream
   /** Unix seconds now, for tests of time rules. */
   now?: () => number
+  /** Milliseconds now, for tests of the rate limit. */
+  nowMs?: () => number
 }
 
 /** JSON bodies over this are refused with 413 (CONTRACT §7). */
@@ -94,7 +97,7 @@ function toTimError (err: FastifyError, bodyLimit: number, contentType: string |
  * The whole gateway as a Fastify instance, not listening: every option, the plugins in
  * order, the routes and the one error handler. No side effects beyond opening the store.
  */
-export async function buildApp ({ config, logStream, now }: BuildOptions): Promise<FastifyInstance> {
+export async function buildApp ({ config, logStream, now, nowMs }: BuildOptions): Promise<FastifyInstance> {
   const logger: FastifyServerOptions['logger'] = {
     level: config.logLevel,
     redact: {
@@ -188,6 +191,7 @@ export async function buildApp ({ config, logStream, now }: BuildOptions): Promi
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } })
   await app.register(metrics)
   await app.register(identity, { sdkAppId: config.sdkAppId, secretKey: config.secretKey, adminIdentifier: config.adminIdentifier })
+  await app.register(rateLimit, { perSecond: config.rateLimit, adminIdentifier: config.adminIdentifier, ...(nowMs !== undefined && { now: nowMs }) })
   await app.register(store, {
     dataDir: config.dataDir,
     revokeWindowS: config.revokeWindowS,
