@@ -63,6 +63,12 @@ t.test('when the scheme is written "bearer" in lower case, then the UserSig is s
   t.equal(res.json().message_sender, 'alice')
 })
 
+/** The same deflate stream with bytes after it, re-encoded in Tencent's base64. */
+function withTrailingBytes (sig: string): string {
+  const raw = Buffer.from(sig.replace(/_/g, '=').replace(/-/g, '/').replace(/\*/g, '+'), 'base64')
+  return Buffer.concat([raw, Buffer.from([0, 1, 2, 3])]).toString('base64').replace(/\+/g, '*').replace(/\//g, '-').replace(/=/g, '_')
+}
+
 t.test('when a UserSig is refused, then the answer is 401 {code, desc} with the catalogue\'s code and nothing is written', async t => {
   const gw = await build(t)
   const { sdkAppId, secretKey } = gw.config
@@ -81,7 +87,8 @@ t.test('when a UserSig is refused, then the answer is 401 {code, desc} with the 
     ['deflated text that is not JSON', { authorization: `Bearer ${deflateSync('hello').toString('base64').replace(/\+/g, '*').replace(/\//g, '-').replace(/=/g, '_')}` }, 70003],
     ['JSON without the TLS keys', { authorization: `Bearer ${encodeSig({ hello: 'world' })}` }, 70003],
     ['JSON null', { authorization: `Bearer ${encodeSig(null)}` }, 70003],
-    ['a valid UserSig with bytes after its deflate stream', { authorization: `Bearer ${good}AAAA` }, 70003],
+    ['a valid UserSig with bytes after it', { authorization: `Bearer ${good}AAAA` }, 70003],
+    ['a valid UserSig with bytes after its deflate stream', { authorization: `Bearer ${withTrailingBytes(good)}` }, 70003],
     ['a string TLS.expire', { authorization: `Bearer ${encodeSig({ ...doc, 'TLS.expire': '86400' })}` }, 70003],
     ['the identifier changed after signing', { authorization: `Bearer ${encodeSig({ ...doc, 'TLS.identifier': 'mallory' })}` }, 70009],
     ['the expire stretched after signing', { authorization: `Bearer ${encodeSig({ ...doc, 'TLS.expire': 864000 })}` }, 70009],

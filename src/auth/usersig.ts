@@ -48,7 +48,8 @@ export function signUserSig (sdkAppId: number, key: string, identifier: string, 
 }
 
 function decode (userSig: string): SigDoc {
-  if (!/^[A-Za-z0-9*\-_]+$/.test(userSig) || userSig.length > 4096) throw Errors.sigMalformed()
+  // Padding ('_' for '=') only at the end: base64 decoding would ignore whatever follows it.
+  if (!/^[A-Za-z0-9*-]+_{0,2}$/.test(userSig) || userSig.length > 4096) throw Errors.sigMalformed()
   let doc: unknown
   try {
     const raw = Buffer.from(fromTencentBase64(userSig), 'base64')
