@@ -104,8 +104,14 @@ export interface Store {
   newest (convKey: string, viewer: string): Promise<StoredMessage | undefined>
   /** A page of history in walking order, without the viewer's deletions. */
   listHistory (query: HistoryQuery): Promise<StoredMessage[]>
-  /** Revokes: status 6, content emptied, revoker recorded; answers the tombstone. */
+  /** Revokes: status 6, content emptied (its media references too), revoker recorded. */
   revoke (id: number, revoker: string): Promise<void>
+  /**
+   * The newest message `viewer` may see whose media elements carry `ref` as an id or url
+   * value (mediaRefsOf): a C2C message of a thread `viewer` is in, a message of a group it
+   * is a member of now, or a saved message it owns. Revoked messages carry none.
+   */
+  findMessageByRef (ref: string, viewer: string): Promise<StoredMessage | undefined>
   /** Moves a user's read point forward to `to`; never backward. */
   markRead (convKey: string, userId: string, to: HistoryPosition): Promise<void>
   readPoint (convKey: string, userId: string): Promise<HistoryPosition | undefined>
@@ -151,6 +157,25 @@ export function historyBounds (q: HistoryQuery): { lo: HistoryPosition, hi: Hist
     if (!q.forward && before(q.after, hi)) hi = q.after
   }
   return { lo, hi }
+}
+
+/** The element keys that hold a media element's bytes by reference (CONTRACT §5). */
+export const MEDIA_REF_KEYS = [
+  'image_elem_orig_id', 'image_elem_orig_url', 'image_elem_large_id', 'image_elem_large_url', 'image_elem_thumb_id', 'image_elem_thumb_url',
+  'sound_elem_file_id', 'sound_elem_url', 'file_elem_file_id', 'file_elem_url',
+  'video_elem_video_id', 'video_elem_video_url', 'video_elem_image_id', 'video_elem_image_url',
+] as const
+
+/** Every distinct non-empty id/url value of a message's media elements: what findMessageByRef finds it by. */
+export function mediaRefsOf (content: MessageContent): string[] {
+  const refs = new Set<string>()
+  for (const elem of content.message_elem_array) {
+    for (const key of MEDIA_REF_KEYS) {
+      const v = elem[key]
+      if (typeof v === 'string' && v !== '') refs.add(v)
+    }
+  }
+  return [...refs]
 }
 
 /** Idempotency keys are kept this long (CONTRACT §7). */

@@ -8,6 +8,9 @@ const WHY: Record<number, string> = {
   409: 'Idempotency-Key reused with another request (6017) or still in progress (6015); group ID taken (10021)',
   413: 'request body too large (80002)',
   415: 'Content-Type is not application/json (6017)',
+  416: 'the Range starts beyond the end of the content (6017); Content-Range: bytes */size',
+  502: 'the remote server of an element URL answered 4xx/5xx (6009) or could not be reached (6010)',
+  504: 'the remote server of an element URL timed out (6012)',
 }
 
 /** The error responses of a route: `{code, desc}` under each status it can answer. */

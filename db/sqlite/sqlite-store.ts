@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
 import { fileURLToPath } from 'node:url'
 import {
-  historyBounds, IDEMPOTENCY_TTL_S, Origin,
+  historyBounds, IDEMPOTENCY_TTL_S, mediaRefsOf, Origin,
   type Group, type GroupRole, type HistoryQuery, type IdempotencyClaim, type Locator, type NewMessage, type Store, type StoredMessage,
 } from '../store.js'
 import { migrate } from './migrate.js'
@@ -121,6 +121,18 @@ export function openSqliteStore (file: string): Store {
   const completeKey = db.prepare('UPDATE idempotency_keys SET status = ?, body = ? WHERE owner = ? AND key = ?')
   const releaseKey = db.prepare('DELETE FROM idempotency_keys WHERE owner = ? AND key = ?')
   const ping = db.prepare('SELECT 1')
+  const insertRef = db.prepare<[string, string, number]>('INSERT OR IGNORE INTO message_refs (ref, conv_key, message_id) VALUES (?, ?, ?)')
+  const deleteRefs = db.prepare<[number]>('DELETE FROM message_refs WHERE message_id = ?')
+  // C2C: the viewer is one of the two users of the key "c2c:<a>\n<b>"; groups: a member now.
+  const byRef = db.prepare<{ ref: string, viewer: string }, Row>(
+    `SELECT ${COLUMNS} FROM messages WHERE id = (
+       SELECT r.message_id FROM message_refs r JOIN messages m ON m.id = r.message_id
+       WHERE r.ref = @ref AND (m.owner = @viewer OR (m.owner IS NULL AND (
+         (substr(r.conv_key, 1, 4) = 'c2c:' AND @viewer IN (
+           substr(r.conv_key, 5, instr(r.conv_key, char(10)) - 5), substr(r.conv_key, instr(r.conv_key, char(10)) + 1)))
+         OR (substr(r.conv_key, 1, 6) = 'group:' AND EXISTS (
+           SELECT 1 FROM group_members gm WHERE gm.group_id = substr(r.conv_key, 7) AND gm.user_id = @viewer)))))
+       ORDER BY r.message_id DESC LIMIT 1)`)
 
   const insertOne = (m: NewMessage): StoredMessage => {
     if (m.origin === Origin.Imported) {
@@ -129,9 +141,14 @@ export function openSqliteStore (file: string): Store {
     }
     const seq = m.owner === null ? nextSeq.get(m.convKey)!.last_seq : 0
     const { id } = insert.get(m.convKey, seq, m.sender, m.owner, m.serverTime, m.clientTime, m.rand, m.status, m.origin, m.elemMask, JSON.stringify(m.content))!
+    for (const ref of mediaRefsOf(m.content)) insertRef.run(ref, m.convKey, id)
     return { ...m, id, seq, revoker: null, deleted: false }
   }
   const insertAll = db.transaction((messages: NewMessage[]) => messages.map(insertOne))
+  const revokeOne = db.transaction((id: number, revoker: string) => {
+    revoke.run({ id, revoker })
+    deleteRefs.run(id)
+  })
   const allocate = db.transaction(() => {
     seedId.run()
     return bumpId.get()!.seq
@@ -198,9 +215,13 @@ export function openSqliteStore (file: string): Store {
       return (q.forward ? newer : older).all(params).map(toMessage)
     },
     async revoke (id, revoker) {
-      revoke.run({ id, revoker })
+      revokeOne.immediate(id, revoker)
       // The WAL still holds the page images with the content until a checkpoint.
       db.pragma('wal_checkpoint(TRUNCATE)')
+    },
+    async findMessageByRef (ref, viewer) {
+      const row = byRef.get({ ref, viewer })
+      return row === undefined ? undefined : toMessage(row)
     },
     async markRead (convKey, userId, to) {
       markRead.run({ convKey, userId, t: to.serverTime, s: to.seq, i: to.id })

@@ -56,6 +56,33 @@ export function toContent (msg: MessageIn, where = ''): { content: MessageConten
   return { content: content as MessageContent, elemMask }
 }
 
+/** What the rules ask of the upload store (src/media/store.ts). */
+export interface MediaRefs {
+  /** The upload id an element value names (`up_…` or `/media/up_…`); undefined when it is not one of ours. */
+  uploadIdOf (ref: string): string | undefined
+  /** Who uploaded it; undefined when there is no such upload. */
+  ownerOf (id: string): Promise<string | undefined>
+}
+
+/**
+ * Every element value that names one of our uploads must name an existing upload of the
+ * message's sender (any upload when the caller is the admin): unknown → 6017 naming the
+ * key, another user's → 403. Values not in our format (ids of imported history) pass.
+ */
+export async function checkMediaRefs (msg: MessageIn, sender: string, isAdmin: boolean, media: MediaRefs, where = ''): Promise<void> {
+  for (const [i, elem] of msg.message_elem_array.entries()) {
+    for (const key of MEDIA_REFS[elem.elem_type as number] ?? []) {
+      const value = (elem as Record<string, unknown>)[key]
+      const id = typeof value === 'string' ? media.uploadIdOf(value) : undefined
+      if (id === undefined) continue
+      const at = `${where}message_elem_array[${i}].${key}`
+      const owner = await media.ownerOf(id)
+      if (owner === undefined) throw Errors.invalidParameter(`${at}: there is no upload "${id}"`)
+      if (owner !== sender && !isAdmin) throw Errors.permissionDenied(`${at}: upload "${id}" belongs to another user; only its uploader may send it`)
+    }
+  }
+}
+
 /** The bit mask of a TIMElemType filter; 0 (no filter) for an empty list. */
 export const elemMaskOf = (types: readonly number[] | undefined): number =>
   (types ?? []).reduce((mask, t) => mask | (1 << t), 0)

@@ -5,7 +5,7 @@ import {
   type Group, type HistoryPosition, type NewMessage, type Store, type StoredMessage,
 } from '../../db/store.js'
 import { c2cKey, ConvType, convIdFor, formatMsgId, isUserId, parseConversationId, parseMsgId, type Conversation } from './ids.js'
-import { elemMaskOf, toContent } from './rules.js'
+import { checkMediaRefs, elemMaskOf, toContent, type MediaRefs } from './rules.js'
 import type { AnchorMessage, BatchResult, MessageIn, MessageOut } from './schemas.js'
 
 /** Who a request acts as (CONTRACT §3). */
@@ -25,6 +25,8 @@ export interface MessageServiceOptions {
   now?: () => number
   /** Called with the number of messages each successful write stored. */
   onStored?: (count: number) => void
+  /** The upload store: element ids/urls naming our uploads must be the sender's. Without it, none are checked. */
+  media?: MediaRefs
 }
 
 export interface ListOptions {
@@ -58,12 +60,14 @@ export class MessageService {
   readonly #revokeWindowS: number
   readonly #now: () => number
   readonly #onStored: (count: number) => void
+  readonly #media: MediaRefs | undefined
 
   constructor (options: MessageServiceOptions) {
     this.#store = options.store
     this.#revokeWindowS = options.revokeWindowS
     this.#now = options.now ?? unixNow
     this.#onStored = options.onStored ?? (() => {})
+    this.#media = options.media
   }
 
   now (): number {
@@ -93,6 +97,7 @@ export class MessageService {
   async send (who: Identity, conversationId: string, msg: MessageIn): Promise<MessageOut> {
     const conv = await this.access(who, conversationId)
     const draft = this.#draft(conv, this.#sender(who, conv, msg.message_sender), msg, Origin.Sent)
+    await this.#checkMedia(who, draft.sender, msg)
     if (msg.message_is_online_msg === true) return this.#online(draft, who.actAs)
     const [stored] = await this.store([draft])
     return (await this.#views(conv, who.actAs, [stored!]))[0]!
@@ -102,6 +107,7 @@ export class MessageService {
   async save (who: Identity, conversationId: string, msg: MessageIn): Promise<MessageOut> {
     const conv = await this.access(who, conversationId)
     const draft = this.#draft(conv, this.#sender(who, conv, msg.message_sender), msg, Origin.Saved)
+    await this.#checkMedia(who, draft.sender, msg)
     const [stored] = await this.store([{ ...draft, owner: who.actAs, serverTime: msg.message_server_time ?? draft.serverTime }])
     return (await this.#views(conv, who.actAs, [stored!]))[0]!
   }
@@ -119,6 +125,7 @@ export class MessageService {
         .update(JSON.stringify([conv.key, sender, serverTime, draft.content])).digest().readUInt32BE(0)
       return { ...draft, serverTime, clientTime: msg.message_client_time ?? serverTime, rand }
     })
+    for (const [i, msg] of msgs.entries()) await this.#checkMedia(who, drafts[i]!.sender, msg, `[${i}].`)
     return this.#views(conv, who.actAs, await this.store(drafts))
   }
 
@@ -131,6 +138,7 @@ export class MessageService {
     if (!isUserId(sender)) throw Errors.invalidIdentifier(`"${sender}" in message_sender`)
     // The message is checked once, whatever becomes of the recipients.
     const checked = toContent(msg)
+    await this.#checkMedia(who, sender, msg)
     const valid = unique.filter(isUserId)
     const drafts = valid.map(to => this.#draft({ type: ConvType.C2C, target: to, key: c2cKey(sender, to) }, sender, msg, Origin.Sent, '', checked))
     const stored = msg.message_is_online_msg === true
@@ -239,6 +247,16 @@ export class MessageService {
     const [m] = await this.#store.findByLocators(conv.key, who.actAs, [{ seq, rand, time }])
     if (m === undefined) throw Errors.messageNotFound(`${key} matches no message in this conversation`)
     return m
+  }
+
+  /** A message the caller may see in this conversation, as stored (downloads read its elements); 404 otherwise. */
+  async visible (who: Identity, conversationId: string, msgId: string): Promise<StoredMessage> {
+    return this.#locate(who, await this.access(who, conversationId), msgId, 'msgID', true)
+  }
+
+  /** Uploads named by the message's elements must exist and be the sender's (or the caller is the admin). */
+  async #checkMedia (who: Identity, sender: string, msg: MessageIn, where = ''): Promise<void> {
+    if (this.#media !== undefined) await checkMediaRefs(msg, sender, who.isAdmin, this.#media, where)
   }
 
   /** message_sender must be the caller, unless the admin names a participant. */

@@ -1,0 +1,95 @@
+import { open } from 'node:fs/promises'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Errors, type TimError } from '../errors.js'
+import type { Content } from './download.js'
+import { contentDisposition, ifRangeAllows, noneMatch, parseRange, resolveRange } from './http-range.js'
+import { drop, type RemoteFetcher } from './remote.js'
+
+/**
+ * Sends a download's bytes, streamed: Content-Length, Content-Type, ETag, Accept-Ranges,
+ * 304 for a matching If-None-Match, 206 for a single satisfiable Range, 416 otherwise.
+ * Only the headers set here reach the client; nothing of an upstream's own passes.
+ */
+
+/** Read ahead in large steps: a download is one long sequential read. */
+const READ_CHUNK = 1024 * 1024
+
+type Headers = Record<string, string | number>
+
+/** Headers every download answer carries (a 304 too: RFC 9110 §15.4.5). */
+function base (content: Content, etag: string | undefined): Headers {
+  return {
+    'accept-ranges': 'bytes',
+    'cache-control': 'private, no-cache',
+    // Uploaded HTML or SVG must never run as a page of the gateway's origin.
+    'content-security-policy': "default-src 'none'; sandbox",
+    'x-content-type-options': 'nosniff',
+    ...(etag !== undefined && { etag }),
+    ...(content.fileName !== undefined && { 'content-disposition': contentDisposition(content.fileName) }),
+  }
+}
+
+const header = (request: FastifyRequest, name: string): string | undefined => {
+  const v = request.headers[name]
+  return typeof v === 'string' ? v : undefined
+}
+
+const error = (reply: FastifyReply, e: TimError) => reply.code(e.statusCode).send({ code: e.code, desc: e.message })
+
+export async function sendContent (request: FastifyRequest, reply: FastifyReply, content: Content, upstream: RemoteFetcher): Promise<FastifyReply> {
+  return content.kind === 'stored' ? sendStored(request, reply, content) : sendRemote(request, reply, content, upstream)
+}
+
+async function sendStored (request: FastifyRequest, reply: FastifyReply, content: Extract<Content, { kind: 'stored' }>): Promise<FastifyReply> {
+  const etag = `"${content.upload.sha256}"`
+  const headers = base(content, etag)
+  if (noneMatch(header(request, 'if-none-match'), etag)) return reply.code(304).headers(headers).send()
+  // Opened before answering: a missing blob is a clean 500, not a cut-off response.
+  const file = await open(content.file, 'r')
+  const size = (await file.stat()).size
+  const spec = ifRangeAllows(header(request, 'if-range'), etag) ? parseRange(header(request, 'range')) : undefined
+  const span = spec === undefined ? { start: 0, end: size - 1 } : resolveRange(spec, size)
+  if (span === undefined) {
+    await file.close()
+    return error(reply.headers(headers).header('content-range', `bytes */${size}`), Errors.rangeNotSatisfiable(String(size)))
+  }
+  reply.headers({ ...headers, 'content-type': content.upload.content_type, 'content-length': span.end - span.start + 1 })
+  if (spec !== undefined) reply.code(206).header('content-range', `bytes ${span.start}-${span.end}/${size}`)
+  if (size === 0) {
+    await file.close()
+    return reply.send(Buffer.alloc(0))
+  }
+  return reply.send(file.createReadStream({ start: span.start, end: span.end, highWaterMark: READ_CHUNK }))
+}
+
+async function sendRemote (request: FastifyRequest, reply: FastifyReply, content: Extract<Content, { kind: 'remote' }>, upstream: RemoteFetcher): Promise<FastifyReply> {
+  // The response's 'close' comes when it is done or the client has gone: either way the
+  // upstream request has nothing more to do.
+  const abort = new AbortController()
+  reply.raw.once('close', () => abort.abort())
+  const ifNoneMatch = header(request, 'if-none-match')
+  const range = parseRange(header(request, 'range'))
+  const ifRange = header(request, 'if-range')
+  const res = await upstream.open(content.url, {
+    signal: abort.signal,
+    ...(range !== undefined && { range }),
+    ...(ifRange !== undefined && { ifRange }),
+    ...(ifNoneMatch !== undefined && { ifNoneMatch }),
+  })
+  const headers = base(content, res.etag)
+  if (res.status === 304 || noneMatch(ifNoneMatch, res.etag)) {
+    if (res.body !== undefined) drop(res.body)
+    return reply.code(304).headers(headers).send()
+  }
+  if (res.status === 416) {
+    return error(reply.headers(headers).header('content-range', res.contentRange ?? 'bytes */*'), Errors.rangeNotSatisfiable(res.contentRange?.split('/')[1] ?? 'unknown number of'))
+  }
+  reply.code(res.status).headers({
+    ...headers,
+    'content-type': res.contentType,
+    ...(res.contentLength !== undefined && { 'content-length': res.contentLength }),
+    ...(res.contentRange !== undefined && { 'content-range': res.contentRange }),
+    ...(res.contentEncoding !== undefined && { 'content-encoding': res.contentEncoding }),
+  })
+  return reply.send(res.body)
+}

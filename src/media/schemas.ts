@@ -1,0 +1,71 @@
+import { Type, type TSchema } from 'typebox'
+import { ConversationParams, ErrorBody } from '../messages/schemas.js'
+
+/** Uploads and downloads as TypeBox schemas: validation, serialization and the OpenAPI document. */
+
+const Opt = <T extends TSchema>(s: T) => Type.Optional(s)
+const closed = { additionalProperties: false } as const
+
+export const Upload = Type.Object({
+  id: Type.String({ description: 'the upload id (`up_` and 32 hex digits): put it in an element\'s id key' }),
+  url: Type.String({ description: '`/media/<id>`: may go in an element\'s url key instead of the id' }),
+  size: Type.Integer({ minimum: 0, description: 'bytes stored' }),
+  content_type: Type.String({ description: 'the Content-Type it was uploaded with (application/octet-stream when none); downloads answer with it' }),
+  sha256: Type.String({ description: 'hex SHA-256 of the bytes; downloads carry it as their ETag' }),
+}, { title: 'Upload' })
+
+export const UploadParams = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 64, description: 'an upload id from POST /media' }),
+})
+
+/** The bytes of any type, as a request or response body. */
+const bytes = { '*/*': { schema: Type.String({ contentMediaType: 'application/octet-stream', description: 'the bytes' }) } }
+
+// POST /media: the bytes as the whole body, of any Content-Type. The schema documents it
+// and is never applied: no request has the media type `*/*` it is keyed by.
+export const UploadBody = { content: bytes }
+
+/** Request headers a download honours. */
+export const DownloadHeaders = Type.Object({
+  range: Opt(Type.String({ description: 'one range, `bytes=first-last`, `bytes=first-` or `bytes=-suffix`; several ranges are ignored (200 with everything)' })),
+  'if-none-match': Opt(Type.String({ description: 'ETags (or `*`): 304 when one is the current ETag' })),
+  'if-range': Opt(Type.String({ description: 'an ETag: Range applies only while it is still the current one' })),
+})
+
+const header = (description: string) => Type.String({ description })
+const common = {
+  'Content-Length': header('bytes in this body (absent only for a remote URL whose server did not say)'),
+  ETag: header('`"<sha256>"` of a stored upload; a remote server\'s own ETag, when it sent one'),
+  'Accept-Ranges': header('`bytes`'),
+  'Content-Disposition': header('file elements: `attachment` with file_elem_file_name (RFC 8187 `filename*`)'),
+}
+
+/** The 200, 206 and 304 answers of a download. */
+export const DownloadResponses = {
+  200: { description: 'the whole content, streamed; Content-Type from the upload, or from the remote server (else application/octet-stream)', headers: common, content: bytes },
+  206: { description: 'the one satisfiable range asked for', headers: { ...common, 'Content-Range': header('`bytes first-last/size`') }, content: bytes },
+  304: Type.Null({ description: 'If-None-Match names the current ETag' }),
+  416: { ...ErrorBody, description: 'the range starts beyond the content (6017); Content-Range: `bytes */size`' },
+}
+
+export const ContentParams = Type.Object({
+  ...ConversationParams.properties,
+  msgID: Type.String({ minLength: 1, maxLength: 64, description: 'a message_msg_id' }),
+  index: Type.Integer({ minimum: 0, maximum: 10_000, description: 'the element\'s position in message_elem_array, from 0' }),
+})
+
+export const ContentQuery = Type.Object({
+  rendition: Opt(Type.Union([Type.Literal('orig'), Type.Literal('large'), Type.Literal('thumb')], {
+    description: 'images: which rendition; by default orig, else large, else thumb (the first the element has)',
+  })),
+  snapshot: Opt(Type.Boolean({ description: 'videos: true for the snapshot image instead of the video' })),
+}, closed)
+
+/** DownloadElemParam (TIMMsgDownloadElemToPath, tim-reference.md §4.4). */
+export const DownloadElemParam = Type.Object({
+  msg_download_elem_param_type: Opt(Type.Integer({ minimum: 0, maximum: 3, description: 'TIMDownloadType: 0 video snapshot, 1 file, 2 video, 3 sound. Images have none: any value, or none, finds them' })),
+  msg_download_elem_param_id: Opt(Type.String({ description: 'the element\'s id key (an upload id, or the id imported history carries)' })),
+  msg_download_elem_param_url: Opt(Type.String({ description: 'the element\'s url key' })),
+  msg_download_elem_param_flag: Opt(Type.Integer({ minimum: 0, description: 'SDK ≤ 6 download flag; accepted and ignored' })),
+  msg_download_elem_param_business_id: Opt(Type.Integer({ minimum: 0, description: 'SDK business id; accepted and ignored' })),
+}, { ...closed, title: 'DownloadElemParam', description: 'At least one of _id and _url, as the element carries it' })
