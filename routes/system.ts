@@ -18,7 +18,7 @@ const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   }, async () => {
     await app.store.ping()
-    return { status: 'ok' as const, store: 'sqlite' }
+    return { status: 'ok' as const, store: app.store.kind }
   })
 
   app.get('/metrics', {

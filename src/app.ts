@@ -13,10 +13,14 @@ import metrics from './plugins/metrics.js'
 import store from './plugins/store.js'
 import idempotency from './plugins/idempotency.js'
 import rateLimit from './plugins/rate-limit.js'
+import upstream from './media/upstream.js'
+import type { Dispatcher } from 'undici'
 import messageRoutes from '../routes/messages.js'
 import batchRoutes from '../routes/batch.js'
 import groupRoutes from '../routes/groups.js'
 import systemRoutes from '../routes/system.js'
+import mediaRoutes from '../routes/media.js'
+import downloadRoutes from '../routes/downloads.js'
 
 export interface BuildOptions {
   config: Config
@@ -26,6 +30,8 @@ export interface BuildOptions {
   now?: () => number
   /** Milliseconds now, for tests of the rate limit. */
   nowMs?: () => number
+  /** The undici dispatcher of remote downloads instead of the gateway's own guarded Agent (tests). */
+  dispatcher?: Dispatcher
 }
 
 /** JSON bodies over this are refused with 413 (CONTRACT §7). */
@@ -97,7 +103,7 @@ function toTimError (err: FastifyError, bodyLimit: number, contentType: string |
  * The whole gateway as a Fastify instance, not listening: every option, the plugins in
  * order, the routes and the one error handler. No side effects beyond opening the store.
  */
-export async function buildApp ({ config, logStream, now, nowMs }: BuildOptions): Promise<FastifyInstance> {
+export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: BuildOptions): Promise<FastifyInstance> {
   const logger: FastifyServerOptions['logger'] = {
     level: config.logLevel,
     redact: {
@@ -174,6 +180,7 @@ export async function buildApp ({ config, logStream, now, nowMs }: BuildOptions)
       tags: [
         { name: 'messages', description: 'The TIMMsg* interfaces' },
         { name: 'groups', description: 'Minimal group management: membership makes group conversations real' },
+        { name: 'media', description: 'Uploads for media elements, and downloads of element content (TIMMsgDownloadElemToPath)' },
         { name: 'system', description: 'Health, metrics and this document' },
       ],
       components: {
@@ -194,14 +201,25 @@ export async function buildApp ({ config, logStream, now, nowMs }: BuildOptions)
   await app.register(rateLimit, { perSecond: config.rateLimit, adminIdentifier: config.adminIdentifier, ...(nowMs !== undefined && { now: nowMs }) })
   await app.register(store, {
     dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl,
+    pgPoolSize: config.pgPoolSize,
     revokeWindowS: config.revokeWindowS,
+    mediaMaxBytes: config.mediaMaxBytes,
     onStored: (n: number) => app.metrics.messagesStored(n),
     ...(now !== undefined && { now }),
   })
   await app.register(idempotency)
+  await app.register(upstream, {
+    allowedHosts: config.downloadAllowedHosts,
+    timeoutMs: config.downloadTimeoutMs,
+    maxBytes: config.mediaMaxBytes,
+    ...(dispatcher !== undefined && { dispatcher }),
+  })
   await app.register(systemRoutes)
   await app.register(messageRoutes)
   await app.register(batchRoutes)
   await app.register(groupRoutes)
+  await app.register(mediaRoutes)
+  await app.register(downloadRoutes)
   return app
 }

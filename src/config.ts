@@ -56,6 +56,7 @@ const spec = {
   adminIdentifier: { env: 'TIM_ADMIN_IDENTIFIER', parse: userId, fallback: 'administrator' },
   revokeWindowS: { env: 'TIM_REVOKE_WINDOW_S', parse: integer(0, 2 ** 31), fallback: '120' },
   databaseUrl: { env: 'DATABASE_URL', parse: postgresUrl, fallback: undefined },
+  pgPoolSize: { env: 'TIM_PG_POOL_SIZE', parse: integer(1, 1000), fallback: '10' },
   downloadAllowedHosts: { env: 'TIM_DOWNLOAD_ALLOWED_HOSTS', parse: hostList, fallback: '' },
   downloadTimeoutMs: { env: 'TIM_DOWNLOAD_TIMEOUT_MS', parse: integer(1, 3_600_000), fallback: '30000' },
   mediaMaxBytes: { env: 'TIM_MEDIA_MAX_BYTES', parse: integer(1, Number.MAX_SAFE_INTEGER), fallback: '104857600' },

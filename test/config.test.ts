@@ -3,12 +3,8 @@ import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError, loadConfig, type Env } from '../src/config.js'
-import { tempDir, type TestContext } from './helper.js'
+import { CONFIG_VARS, tempDir, type TestContext } from './helper.js'
 
-/** The variables of CONTRACT §2: a child process must not inherit them from the test run. */
-const CONTRACT_VARS = ['HOST', 'PORT', 'TIM_DATA_DIR', 'TIM_SDKAPPID', 'TIM_SECRET_KEY', 'TIM_ADMIN_IDENTIFIER',
-  'TIM_REVOKE_WINDOW_S', 'DATABASE_URL', 'TIM_DOWNLOAD_ALLOWED_HOSTS', 'TIM_DOWNLOAD_TIMEOUT_MS',
-  'TIM_MEDIA_MAX_BYTES', 'TIM_RATE_LIMIT', 'LOG_LEVEL']
 
 interface Exit { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }
 
@@ -18,7 +14,7 @@ interface Exit { code: number | null, signal: NodeJS.Signals | null, stdout: str
  */
 function runEntry (t: TestContext, args: string[], env: Env, ms = 60_000): Promise<Exit> {
   const base: Env = { ...process.env }
-  for (const name of CONTRACT_VARS) delete base[name]
+  for (const name of CONFIG_VARS) delete base[name]
   const child = spawn(process.execPath, [...process.execArgv, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   let stdout = ''
@@ -56,6 +52,7 @@ t.test('when nothing but the data dir is set, then every variable has its docume
     downloadTimeoutMs: 30000,
     mediaMaxBytes: 104857600,
     rateLimit: 1000,
+    pgPoolSize: 10,
     logLevel: 'info',
   })
   t.equal(config.databaseUrl, undefined)
@@ -89,6 +86,7 @@ t.test('when every variable is set to a good value, then each is parsed as its t
     TIM_DOWNLOAD_TIMEOUT_MS: '5000',
     TIM_MEDIA_MAX_BYTES: '2048',
     TIM_RATE_LIMIT: '0',
+    TIM_PG_POOL_SIZE: '5',
     LOG_LEVEL: 'debug',
   })
   t.same(config, {
@@ -104,6 +102,7 @@ t.test('when every variable is set to a good value, then each is parsed as its t
     downloadTimeoutMs: 5000,
     mediaMaxBytes: 2048,
     rateLimit: 0,
+    pgPoolSize: 5,
     logLevel: 'debug',
   })
   t.ok(statSync(dir).isDirectory(), 'the data dir is created')

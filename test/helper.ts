@@ -1,10 +1,17 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
+import pg from 'pg'
 import { buildApp, type BuildOptions } from '../src/app.js'
 import { loadConfig, type Config, type Env } from '../src/config.js'
 import { signUserSig } from '../src/auth/usersig.js'
+
+/** Every configuration variable (CONTRACT §2 and ours): a child process must not inherit them from the test run. */
+export const CONFIG_VARS = ['HOST', 'PORT', 'TIM_DATA_DIR', 'TIM_SDKAPPID', 'TIM_SECRET_KEY', 'TIM_ADMIN_IDENTIFIER',
+  'TIM_REVOKE_WINDOW_S', 'DATABASE_URL', 'TIM_DOWNLOAD_ALLOWED_HOSTS', 'TIM_DOWNLOAD_TIMEOUT_MS',
+  'TIM_MEDIA_MAX_BYTES', 'TIM_RATE_LIMIT', 'TIM_PG_POOL_SIZE', 'LOG_LEVEL']
 
 /** The bits of a tap test that the helpers need. */
 export interface TestContext { teardown (fn: () => unknown): void }
@@ -27,12 +34,38 @@ export function tempDir (t: TestContext): string {
   return dir
 }
 
-/** A configuration on a fresh temporary data dir (its real SQLite file), quiet logs. */
-export function testConfig (t: TestContext, env: Env = {}): Config {
-  return loadConfig({ TIM_DATA_DIR: tempDir(t), LOG_LEVEL: 'silent', ...env })
+/**
+ * A fresh schema of the PostgreSQL database at `base`, as a DATABASE_URL (`?schema=`: the
+ * store creates it); dropped after the test.
+ */
+function freshSchema (t: TestContext, base: string): string {
+  const schema = `t_${randomBytes(8).toString('hex')}`
+  t.teardown(async () => {
+    const client = new pg.Client({ connectionString: base })
+    await client.connect()
+    try {
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    } finally {
+      await client.end()
+    }
+  })
+  const url = new URL(base)
+  url.searchParams.set('schema', schema)
+  return url.toString()
 }
 
-/** A whole gateway on its own temporary SQLite file, closed after the test. */
+/**
+ * A configuration on a fresh temporary data dir (its real SQLite file), quiet logs. With
+ * TIMGATE_TEST_PG set (a postgres:// URL), the store is a fresh schema of that database
+ * instead, unless `env` names a DATABASE_URL itself: the same tests then run on PostgreSQL.
+ */
+export function testConfig (t: TestContext, env: Env = {}): Config {
+  const testPg = process.env.TIMGATE_TEST_PG
+  const pgEnv = testPg !== undefined && testPg !== '' && env.DATABASE_URL === undefined ? { DATABASE_URL: freshSchema(t, testPg) } : {}
+  return loadConfig({ TIM_DATA_DIR: tempDir(t), LOG_LEVEL: 'silent', ...pgEnv, ...env })
+}
+
+/** A whole gateway on its own temporary store (see testConfig), closed after the test. */
 export async function build (t: TestContext, env: Env = {}, options: Partial<BuildOptions> = {}): Promise<TestApp> {
   const config = options.config ?? testConfig(t, env)
   const app = await buildApp({ ...options, config })

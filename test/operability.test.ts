@@ -23,7 +23,7 @@ t.test('when GET /health is called, then it says ok without a UserSig', async t 
   const g = await build(t)
   const res = await g.app.inject({ method: 'GET', url: '/health' })
   t.equal(res.statusCode, 200)
-  t.same(res.json(), { status: 'ok', store: 'sqlite' })
+  t.same(res.json(), { status: 'ok', store: g.config.databaseUrl === undefined ? 'sqlite' : 'postgres' })
 })
 
 t.test('when traffic has flowed, then /metrics counts requests by route and status, latency and stored messages', async t => {

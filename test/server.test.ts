@@ -6,12 +6,8 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { inflateSync } from 'node:zlib'
 import type { Env } from '../src/config.js'
-import { tempDir, type TestContext } from './helper.js'
+import { CONFIG_VARS, tempDir, type TestContext } from './helper.js'
 
-/** The variables of CONTRACT §2: a child process must not inherit them from the test run. */
-const CONTRACT_VARS = ['HOST', 'PORT', 'TIM_DATA_DIR', 'TIM_SDKAPPID', 'TIM_SECRET_KEY', 'TIM_ADMIN_IDENTIFIER',
-  'TIM_REVOKE_WINDOW_S', 'DATABASE_URL', 'TIM_DOWNLOAD_ALLOWED_HOSTS', 'TIM_DOWNLOAD_TIMEOUT_MS',
-  'TIM_MEDIA_MAX_BYTES', 'TIM_RATE_LIMIT', 'LOG_LEVEL']
 
 interface Child {
   proc: ChildProcessWithoutNullStreams
@@ -24,7 +20,7 @@ interface Child {
 /** Starts a TypeScript entry the way tap runs this file (its loader comes through execArgv); killed at teardown. */
 function start (t: TestContext, args: string[], env: Env): Child {
   const base: Env = { ...process.env }
-  for (const name of CONTRACT_VARS) delete base[name]
+  for (const name of CONFIG_VARS) delete base[name]
   const proc = spawn(process.execPath, [...process.execArgv, ...args], { env: { ...base, ...env } })
   t.teardown(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL') })
   let stdout = ''

@@ -143,7 +143,8 @@ t.test('when many sends race in one conversation, then seqs are 1..N with no gap
   t.equal(ids.size, n, 'unique ids are unique')
 })
 
-t.test('when two gateways share one SQLite file, then seqs stay gapless across both', async t => {
+// On PostgreSQL the two share one schema through two pools: the same rule, across replicas.
+t.test('when two gateways share one store (SQLite file or PostgreSQL schema), then seqs stay gapless across both', async t => {
   const one = await build(t)
   const two = await build(t, {}, { config: one.config })
   const n = 60

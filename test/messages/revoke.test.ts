@@ -2,6 +2,8 @@ import t from 'tap'
 import Database from 'better-sqlite3'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import pg from 'pg'
+import { pgClientConfig } from '../../db/postgres/pool.js'
 import { build, text } from '../helper.js'
 
 type Msg = Record<string, unknown> & { message_msg_id: string, message_seq: number, message_rand: number, message_server_time: number }
@@ -31,6 +33,15 @@ t.test('when the sender revokes the message returned by send (the seed\'s flow),
   t.equal(again.statusCode, 200, 'revoking a tombstone returns it')
   t.same(again.json(), tomb)
 
+  if (g.app.store.kind === 'postgres') {
+    // The server's files are PostgreSQL's own: the rows are what the gateway answers for.
+    const client = new pg.Client(pgClientConfig(g.config.databaseUrl!))
+    await client.connect()
+    t.teardown(() => client.end())
+    const { rows } = await client.query<{ content: string }>('SELECT content FROM messages')
+    t.notOk(rows.some(r => r.content.includes('send text') || r.content.includes('secret')), 'nothing of the content is left in the rows')
+    return
+  }
   const db = new Database(join(g.config.dataDir, 'timgate.db'), { readonly: true })
   t.teardown(() => db.close())
   const rows = db.prepare('SELECT content FROM messages').all() as Array<{ content: string }>
