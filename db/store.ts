@@ -131,6 +131,8 @@ export interface Store {
   claimIdempotencyKey (owner: string, key: string, requestHash: string, now: number): Promise<IdempotencyClaim>
   completeIdempotencyKey (owner: string, key: string, status: number, body: string): Promise<void>
   releaseIdempotencyKey (owner: string, key: string): Promise<void>
+  /** Rewrites every recorded response whose body contains `needle` (a revoked message's id). */
+  scrubIdempotentResponses (needle: string, scrub: (body: string) => string): Promise<void>
 
   /** Liveness: resolves when the database answers. */
   ping (): Promise<void>
@@ -180,3 +182,8 @@ export function mediaRefsOf (content: MessageContent): string[] {
 
 /** Idempotency keys are kept this long (CONTRACT §7). */
 export const IDEMPOTENCY_TTL_S = 24 * 3600
+/**
+ * A key still pending after this long belongs to a request that died (a crash between
+ * its write and the record of its response): the same request may take it over.
+ */
+export const IDEMPOTENCY_PENDING_S = 60

@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import { errors } from './responses.js'
 
 const tags = ['groups']
-const GroupParams = Type.Object({ groupID: Type.String({ minLength: 1, maxLength: 48, description: 'the group ID, URL-encoded' }) })
+const GroupParams = Type.Object({ groupID: Type.String({ description: 'the group ID (1-48 bytes of printable ASCII, else 10015), URL-encoded' }) })
 const MemberParams = Type.Object({ ...GroupParams.properties, userID: Type.String({ description: 'a UserID (1-32 bytes of printable ASCII, else 7003), URL-encoded' }) })
 const GroupOut = Type.Object({
   group_id: Type.String({ description: 'the group ID' }),

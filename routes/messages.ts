@@ -3,6 +3,7 @@ import { Type } from 'typebox'
 import {
   AnchorMessage, ConversationParams, DeleteParam, GetMsgListParam, GetMsgListQuery, MessageIn, MessageOut, MsgLocator,
 } from '../src/messages/schemas.js'
+import { Errors } from '../src/errors.js'
 import { errors } from './responses.js'
 
 const tags = ['messages']
@@ -49,6 +50,10 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   }, async (request) => {
     const p = request.body
+    for (const key of ['msg_getmsglist_param_last_msg_seq', 'msg_getmsglist_param_message_seq_array'] as const) {
+      // Dropping them silently would answer a different question than the one asked.
+      if (p[key] !== undefined) throw Errors.invalidParameter(`${key} is not supported by timgate: use msg_getmsglist_param_last_msg`)
+    }
     return app.messages.list(request.identity, request.params.conversationID, {
       anchor: p.msg_getmsglist_param_last_msg,
       count: p.msg_getmsglist_param_count ?? 20,

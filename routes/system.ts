@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { Errors } from '../src/errors.js'
 import { ErrorBody } from '../src/messages/schemas.js'
 
 /** Health, Prometheus metrics and the OpenAPI document: public, no UserSig. */
@@ -16,8 +17,13 @@ const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
         503: { ...ErrorBody, description: 'shutting down, or the database does not answer' },
       },
     },
-  }, async () => {
-    await app.store.ping()
+  }, async (request) => {
+    try {
+      await app.store.ping()
+    } catch (err) {
+      request.log.error({ err }, 'the store does not answer')
+      throw Errors.unavailable('the database does not answer')
+    }
     return { status: 'ok' as const, store: app.store.kind }
   })
 

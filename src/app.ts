@@ -125,7 +125,8 @@ export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: B
       const given = req.headers['x-request-id']
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
-    return503OnClosing: true,
+    // Closing is answered by the hook below, in the catalogue's {code, desc}.
+    return503OnClosing: false,
     // Errors raised before routing (a bad URL encoding, say) get the same {code, desc}.
     frameworkErrors: (err, request, reply) => {
       const e = toTimError(err, BODY_LIMIT, request.headers['content-type'])
@@ -133,6 +134,14 @@ export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: B
     },
     forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>()
+
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return
+    reply.header('connection', 'close')
+    throw Errors.unavailable()
+  })
 
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajv.body : ajv.other).compile(schema))
 

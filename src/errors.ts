@@ -47,7 +47,6 @@ export const Errors = {
   idempotencyPending: entry(6015, 409, 'the first request with this Idempotency-Key has not finished', () => 'the first request with this Idempotency-Key is still in progress'),
   messageNotFound: entry(6021, 404, 'no message with that id or locator that the caller can see in this conversation', detail),
   routeNotFound: entry(6017, 404, 'no such endpoint', (method: string, url: string) => `no endpoint ${method} ${url}`),
-  methodNotAllowed: entry(6017, 405, 'the endpoint exists but not with this method', (method: string, url: string) => `${method} is not allowed on ${url}`),
   rateLimited: entry(9506, 429, 'more requests than TIM_RATE_LIMIT per second (bursts of twice that) from one identity; see Retry-After', (perSecond: number) => `rate limit exceeded: ${perSecond} requests per second per identity`),
   contentNotFound: entry(6021, 404, 'no upload, message element or element content by that id, index or URL that the caller may download', detail),
   mediaEmpty: entry(7006, 400, 'POST /media without a body', () => 'the upload is empty: send the file\'s bytes as the request body'),
@@ -59,5 +58,5 @@ export const Errors = {
   upstreamUnreachable: entry(6010, 502, 'the remote server could not be reached (DNS failure, connection refused or reset)', (why: string) => `download failed: ${why}`),
   upstreamTimeout: entry(6012, 504, 'the remote server did not connect, answer or keep sending within TIM_DOWNLOAD_TIMEOUT_MS', (why: string) => `download timed out: ${why}`),
   internal: entry(6019, 500, 'an unexpected server fault (the log has the details under the request id)', () => 'internal error'),
-  unavailable: entry(6019, 503, 'the server is shutting down', () => 'server is shutting down'),
+  unavailable: entry(6019, 503, 'the server is shutting down, or its database does not answer (GET /health)', (why: string = 'the server is shutting down') => why),
 }

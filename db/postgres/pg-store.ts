@@ -1,7 +1,7 @@
 import pg from 'pg'
 import { fileURLToPath } from 'node:url'
 import {
-  historyBounds, IDEMPOTENCY_TTL_S, mediaRefsOf, Origin,
+  historyBounds, IDEMPOTENCY_PENDING_S, IDEMPOTENCY_TTL_S, mediaRefsOf, Origin,
   type Group, type GroupRole, type HistoryQuery, type IdempotencyClaim, type NewMessage, type Store, type StoredMessage,
 } from '../store.js'
 import { migrate } from './migrate.js'
@@ -79,15 +79,16 @@ async function insertWith (db: Queryable, messages: NewMessage[]): Promise<Store
   if (only === undefined) return []
   if (messages.length === 1 && only.origin !== Origin.Imported) {
     // One statement: the seq's row lock is held until it commits.
-    const { rows: [row] } = await run<{ id: number, seq: number }>(db, sql.insertOne, [
+    const { rows: [row] } = await run<{ id: number, seq: number, server_time: number }>(db, sql.insertOne, [
       only.convKey, only.owner === null ? 1 : 0, only.sender, only.owner, only.serverTime, only.clientTime,
       only.rand, only.status, only.origin, only.elemMask, JSON.stringify(only.content), mediaRefsOf(only.content).map(bytes)])
-    return [{ ...only, id: row!.id, seq: row!.seq, revoker: null, deleted: false }]
+    return [{ ...only, id: row!.id, seq: row!.seq, serverTime: row!.server_time, revoker: null, deleted: false }]
   }
   const keys = [...new Set(messages.map(m => m.convKey))]
-  const { rows: locked } = await run<{ conv_key: string, last_seq: number }>(db, sql.lockConversations, [keys])
+  const { rows: locked } = await run<{ conv_key: string, last_seq: number, last_time: number }>(db, sql.lockConversations, [keys])
   const before = new Map(locked.map(r => [r.conv_key, r.last_seq]))
   const lastSeq = new Map(before)
+  const lastTime = new Map(locked.map(r => [r.conv_key, r.last_time]))
 
   const out: Array<StoredMessage | undefined> = messages.map(() => undefined)
   const imports = messages.flatMap((m, at) => m.origin === Origin.Imported ? [{ m, at }] : [])
@@ -97,7 +98,7 @@ async function insertWith (db: Queryable, messages: NewMessage[]): Promise<Store
     for (const row of rows) out[imports[row.i - 1]!.at] = toMessage(row)
   }
 
-  const created: Array<{ at: number, seq: number }> = []
+  const created: Array<{ at: number, seq: number, serverTime: number }> = []
   const twins: Array<{ at: number, of: number }> = []
   const firstImport = new Map<string, number>()
   messages.forEach((m, at) => {
@@ -109,16 +110,22 @@ async function insertWith (db: Queryable, messages: NewMessage[]): Promise<Store
       firstImport.set(importKey(m), at)
     }
     let seq = 0
+    let serverTime = m.serverTime
     if (m.owner === null) {
       seq = lastSeq.get(m.convKey)! + 1
       lastSeq.set(m.convKey, seq)
+      if (m.origin !== Origin.Imported) {
+        // A sent message's time never goes below the last sent one's: (time, seq) keeps commit order.
+        serverTime = Math.max(serverTime, lastTime.get(m.convKey)!)
+        lastTime.set(m.convKey, serverTime)
+      }
     }
-    created.push({ at, seq })
+    created.push({ at, seq, serverTime })
   })
   if (created.length > 0) {
     const { rows } = await run<{ id: number }>(db, sql.nextIds, [created.length])
     const ids = rows.map(r => r.id).sort((a, b) => a - b)
-    const news = created.map(({ at, seq }, i) => ({ ...messages[at]!, id: ids[i]!, seq }))
+    const news = created.map(({ at, seq, serverTime }, i) => ({ ...messages[at]!, id: ids[i]!, seq, serverTime }))
     created.forEach(({ at }, i) => { out[at] = { ...news[i]!, revoker: null, deleted: false } })
     await run(db, sql.insertMany, [
       news.map(m => m.id), news.map(m => m.convKey), news.map(m => m.seq), news.map(m => m.sender),
@@ -127,7 +134,7 @@ async function insertWith (db: Queryable, messages: NewMessage[]): Promise<Store
     const refs = news.flatMap(m => mediaRefsOf(m.content).map(ref => [m.convKey, bytes(ref), m.id] as const))
     if (refs.length > 0) await run(db, sql.insertRefs, [refs.map(r => r[0]), refs.map(r => r[1]), refs.map(r => r[2])])
     const advanced = keys.filter(k => lastSeq.get(k) !== before.get(k))
-    if (advanced.length > 0) await run(db, sql.setLastSeqs, [advanced, advanced.map(k => lastSeq.get(k)!)])
+    if (advanced.length > 0) await run(db, sql.setLastSeqs, [advanced, advanced.map(k => lastSeq.get(k)!), advanced.map(k => lastTime.get(k)!)])
   }
   for (const { at, of } of twins) out[at] = asRead(out[of]!)
   return out as StoredMessage[]
@@ -247,9 +254,11 @@ export async function openPgStore (url: string, options: PgStoreOptions = {}): P
     },
     async claimIdempotencyKey (owner, key, requestHash, now): Promise<IdempotencyClaim> {
       return transaction(pool, async client => {
-        await run(client, sql.expireKey, [owner, key, now - IDEMPOTENCY_TTL_S])
+        await run(client, sql.expireKeys, [now - IDEMPOTENCY_TTL_S])
         const { rowCount } = await run(client, sql.claimKey, [owner, key, requestHash, now])
         if (rowCount === 1) return { state: 'claimed' }
+        const retaken = await run(client, sql.retakeKey, [now, owner, key, requestHash, now - IDEMPOTENCY_PENDING_S])
+        if (retaken.rowCount === 1) return { state: 'claimed' }
         const { rows: [row] } = await run<{ request_hash: string, status: number | null, body: string | null }>(client, sql.getKey, [owner, key])
         if (row!.request_hash !== requestHash) return { state: 'mismatch' }
         if (row!.status === null || row!.body === null) return { state: 'pending' }
@@ -261,6 +270,12 @@ export async function openPgStore (url: string, options: PgStoreOptions = {}): P
     },
     async releaseIdempotencyKey (owner, key) {
       await run(pool, sql.releaseKey, [owner, key])
+    },
+    async scrubIdempotentResponses (needle, scrub) {
+      await transaction(pool, async client => {
+        const { rows } = await run<{ owner: string, key: string, body: string }>(client, sql.keysMentioning, [needle])
+        for (const row of rows) await run(client, sql.rewriteKey, [scrub(row.body), row.owner, row.key])
+      })
     },
     async ping () {
       await pool.query('SELECT 1')

@@ -33,24 +33,25 @@ export const statements = {
    * statement commits, so concurrent senders on any replica line up behind it.
    */
   insertOne: statement('insert_one', `WITH c AS (
-      INSERT INTO conversations AS c (conv_key, last_seq) VALUES ($1, $2::bigint)
-      ON CONFLICT (conv_key) DO UPDATE SET last_seq = c.last_seq + excluded.last_seq
-      RETURNING c.last_seq),
+      INSERT INTO conversations AS c (conv_key, last_seq, last_time) VALUES ($1, $2::bigint, CASE WHEN $2::bigint = 1 THEN $5::bigint ELSE 0 END)
+      ON CONFLICT (conv_key) DO UPDATE SET last_seq = c.last_seq + excluded.last_seq, last_time = greatest(c.last_time, excluded.last_time)
+      RETURNING c.last_seq, c.last_time),
     m AS (
       INSERT INTO messages (conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content)
-      SELECT $1::text, CASE WHEN $2::bigint = 1 THEN c.last_seq ELSE 0 END, $3::text, $4::text, $5::bigint, $6::bigint,
+      SELECT $1::text, CASE WHEN $2::bigint = 1 THEN c.last_seq ELSE 0 END, $3::text, $4::text,
+        CASE WHEN $2::bigint = 1 THEN c.last_time ELSE $5::bigint END, $6::bigint,
         $7::bigint, $8::integer, $9::integer, $10::integer, $11::text
       FROM c
-      RETURNING id, seq),
+      RETURNING id, seq, server_time),
     r AS (INSERT INTO message_refs (conv_key, ref, message_id) SELECT $1::text, ref, m.id FROM m, unnest($12::bytea[]) AS ref)
-    SELECT id, seq FROM m`),
+    SELECT id, seq, server_time FROM m`),
   /** Locks conversations in key order (the one order of every writer: no deadlock), creating missing ones. */
   lockConversations: statement('lock_conversations', `INSERT INTO conversations AS c (conv_key, last_seq)
     SELECT k, 0 FROM unnest($1::text[]) AS k ORDER BY k COLLATE "C"
     ON CONFLICT (conv_key) DO UPDATE SET last_seq = c.last_seq
-    RETURNING c.conv_key, c.last_seq`),
-  setLastSeqs: statement('set_last_seqs', `UPDATE conversations AS c SET last_seq = v.last_seq
-    FROM unnest($1::text[], $2::bigint[]) AS v(conv_key, last_seq) WHERE c.conv_key = v.conv_key`),
+    RETURNING c.conv_key, c.last_seq, c.last_time`),
+  setLastSeqs: statement('set_last_seqs', `UPDATE conversations AS c SET last_seq = v.last_seq, last_time = v.last_time
+    FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(conv_key, last_seq, last_time) WHERE c.conv_key = v.conv_key`),
   /** The stored imports among (conv_key, sender, time, rand) candidates, each as its sender sees it; i is 1-based. */
   findImported: statement('find_imported', `SELECT k.i, ${columns('k.sender')}
     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS k(conv_key, sender, t, r, i)
@@ -117,7 +118,11 @@ export const statements = {
     FROM groups g LEFT JOIN group_members m ON m.conv_key = g.conv_key
     WHERE g.conv_key = $1 ORDER BY m.joined_at, m.user_id`),
 
-  expireKey: statement('expire_key', 'DELETE FROM idempotency_keys WHERE owner = $1 AND key = $2 AND created_at < $3'),
+  expireKeys: statement('expire_keys', 'DELETE FROM idempotency_keys WHERE created_at < $1'),
+  retakeKey: statement('retake_key', `UPDATE idempotency_keys SET created_at = $1
+    WHERE owner = $2 AND key = $3 AND request_hash = $4 AND status IS NULL AND created_at < $5`),
+  keysMentioning: statement('keys_mentioning', 'SELECT owner, key, body FROM idempotency_keys WHERE strpos(body, $1) > 0 FOR UPDATE'),
+  rewriteKey: statement('rewrite_key', 'UPDATE idempotency_keys SET body = $1 WHERE owner = $2 AND key = $3'),
   claimKey: statement('claim_key', `INSERT INTO idempotency_keys (owner, key, request_hash, created_at) VALUES ($1, $2, $3, $4)
     ON CONFLICT DO NOTHING`),
   getKey: statement('get_key', 'SELECT request_hash, status, body, created_at FROM idempotency_keys WHERE owner = $1 AND key = $2'),

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
 import { fileURLToPath } from 'node:url'
 import {
-  historyBounds, IDEMPOTENCY_TTL_S, mediaRefsOf, Origin,
+  historyBounds, IDEMPOTENCY_PENDING_S, IDEMPOTENCY_TTL_S, mediaRefsOf, Origin,
   type Group, type GroupRole, type HistoryQuery, type IdempotencyClaim, type Locator, type NewMessage, type Store, type StoredMessage,
 } from '../store.js'
 import { migrate } from './migrate.js'
@@ -64,6 +64,10 @@ export function openSqliteStore (file: string): Store {
   const nextSeq = db.prepare<[string], { last_seq: number }>(
     'INSERT INTO conversations (conv_key, last_seq) VALUES (?, 1) ' +
     'ON CONFLICT (conv_key) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq')
+  // A sent message's time never goes below the last sent one's: (time, seq) keeps commit order.
+  const nextSeqTimed = db.prepare<[string, number], { last_seq: number, last_time: number }>(
+    'INSERT INTO conversations (conv_key, last_seq, last_time) VALUES (?, 1, ?) ' +
+    'ON CONFLICT (conv_key) DO UPDATE SET last_seq = last_seq + 1, last_time = max(last_time, excluded.last_time) RETURNING last_seq, last_time')
   const insert = db.prepare<unknown[], { id: number }>(
     'INSERT INTO messages (conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content) ' +
     'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id')
@@ -117,7 +121,12 @@ export function openSqliteStore (file: string): Store {
   const claimKey = db.prepare<[string, string, string, number]>('INSERT INTO idempotency_keys (owner, key, request_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
   const getKey = db.prepare<[string, string], { request_hash: string, status: number | null, body: string | null, created_at: number }>(
     'SELECT request_hash, status, body, created_at FROM idempotency_keys WHERE owner = ? AND key = ?')
-  const expireKey = db.prepare('DELETE FROM idempotency_keys WHERE owner = ? AND key = ? AND created_at < ?')
+  const expireKeys = db.prepare('DELETE FROM idempotency_keys WHERE created_at < ?')
+  const retakeKey = db.prepare<[number, string, string, string, number]>(
+    'UPDATE idempotency_keys SET created_at = ? WHERE owner = ? AND key = ? AND request_hash = ? AND status IS NULL AND created_at < ?')
+  const keysMentioning = db.prepare<[string], { owner: string, key: string, body: string }>(
+    'SELECT owner, key, body FROM idempotency_keys WHERE instr(body, ?) > 0')
+  const rewriteKey = db.prepare('UPDATE idempotency_keys SET body = ? WHERE owner = ? AND key = ?')
   const completeKey = db.prepare('UPDATE idempotency_keys SET status = ?, body = ? WHERE owner = ? AND key = ?')
   const releaseKey = db.prepare('DELETE FROM idempotency_keys WHERE owner = ? AND key = ?')
   const ping = db.prepare('SELECT 1')
@@ -139,10 +148,18 @@ export function openSqliteStore (file: string): Store {
       const existing = imported.get({ convKey: m.convKey, sender: m.sender, time: m.serverTime, rand: m.rand, viewer: m.sender })
       if (existing !== undefined) return toMessage(existing)
     }
-    const seq = m.owner === null ? nextSeq.get(m.convKey)!.last_seq : 0
-    const { id } = insert.get(m.convKey, seq, m.sender, m.owner, m.serverTime, m.clientTime, m.rand, m.status, m.origin, m.elemMask, JSON.stringify(m.content))!
+    let seq = 0
+    let serverTime = m.serverTime
+    if (m.owner === null && m.origin !== Origin.Imported) {
+      const next = nextSeqTimed.get(m.convKey, m.serverTime)!
+      seq = next.last_seq
+      serverTime = next.last_time
+    } else if (m.owner === null) {
+      seq = nextSeq.get(m.convKey)!.last_seq
+    }
+    const { id } = insert.get(m.convKey, seq, m.sender, m.owner, serverTime, m.clientTime, m.rand, m.status, m.origin, m.elemMask, JSON.stringify(m.content))!
     for (const ref of mediaRefsOf(m.content)) insertRef.run(ref, m.convKey, id)
-    return { ...m, id, seq, revoker: null, deleted: false }
+    return { ...m, id, seq, serverTime, revoker: null, deleted: false }
   }
   const insertAll = db.transaction((messages: NewMessage[]) => messages.map(insertOne))
   const revokeOne = db.transaction((id: number, revoker: string) => {
@@ -168,8 +185,9 @@ export function openSqliteStore (file: string): Store {
     return true
   })
   const claim = db.transaction((owner: string, key: string, hash: string, now: number): IdempotencyClaim => {
-    expireKey.run(owner, key, now - IDEMPOTENCY_TTL_S)
+    expireKeys.run(now - IDEMPOTENCY_TTL_S)
     if (claimKey.run(owner, key, hash, now).changes === 1) return { state: 'claimed' }
+    if (retakeKey.run(now, owner, key, hash, now - IDEMPOTENCY_PENDING_S).changes === 1) return { state: 'claimed' }
     const row = getKey.get(owner, key)!
     if (row.request_hash !== hash) return { state: 'mismatch' }
     if (row.status === null || row.body === null) return { state: 'pending' }
@@ -260,6 +278,11 @@ export function openSqliteStore (file: string): Store {
     },
     async releaseIdempotencyKey (owner, key) {
       releaseKey.run(owner, key)
+    },
+    async scrubIdempotentResponses (needle, scrub) {
+      db.transaction(() => {
+        for (const row of keysMentioning.all(needle)) rewriteKey.run(scrub(row.body), row.owner, row.key)
+      }).immediate()
     },
     async ping () {
       ping.get()

@@ -94,6 +94,7 @@ export class GroupService {
   }
 
   async #memberView (who: Identity, groupId: string): Promise<Group> {
+    if (!isGroupId(groupId)) throw Errors.invalidGroupId(groupId)
     const group = await this.#store.getGroup(groupId)
     if (group === undefined) throw Errors.groupNotFound(groupId)
     if (!who.isAdmin && roleOf(group, who.actAs) === undefined) throw Errors.permissionDenied(`"${who.actAs}" is not a member of group "${groupId}"`)

@@ -237,6 +237,8 @@ export const GetMsgListParam = Type.Object({
   msg_getmsglist_param_is_remble: Opt(Bool('old spelling of msg_getmsglist_param_is_ramble')),
   msg_getmsglist_param_time_begin: Opt(Uint('only messages at or after this unix time')),
   msg_getmsglist_param_time_period: Opt(Uint('with time_begin: only messages before time_begin + this many seconds')),
+  msg_getmsglist_param_last_msg_seq: Opt(Uint('SDK group seq anchor: not supported (400 6017); use msg_getmsglist_param_last_msg')),
+  msg_getmsglist_param_message_seq_array: Opt(Type.Array(Uint('a seq'), { description: 'SDK group seq list: not supported (400 6017); use find with locators' })),
   msg_getmsglist_param_message_type_array: Opt(Type.Array(Type.Integer({ minimum: 0, maximum: 12 }), { description: 'only messages with an element of one of these TIMElemTypes; empty = all' })),
 }, { ...closed, title: 'MsgGetMsgListParam' })
 export type GetMsgListParam = Static<typeof GetMsgListParam>
@@ -274,7 +276,7 @@ export const BatchResult = Type.Object({
 export type BatchResult = Static<typeof BatchResult>
 
 export const ConversationParams = Type.Object({
-  conversationID: Type.String({ minLength: 1, maxLength: 64, description: '`c2c_<userID>` or `group_<groupID>`, URL-encoded' }),
+  conversationID: Type.String({ minLength: 1, description: '`c2c_<userID>` or `group_<groupID>`, URL-encoded (else 6004, or 7003 for a bad UserID)' }),
 })
 
 export const ErrorBody = Type.Object({

@@ -6,7 +6,7 @@ import {
 } from '../../db/store.js'
 import { c2cKey, ConvType, convIdFor, formatMsgId, isUserId, parseConversationId, parseMsgId, type Conversation } from './ids.js'
 import { checkMediaRefs, elemMaskOf, toContent, type MediaRefs } from './rules.js'
-import type { AnchorMessage, BatchResult, MessageIn, MessageOut } from './schemas.js'
+import { storedClientKeys, type AnchorMessage, type BatchResult, type MessageIn, type MessageOut } from './schemas.js'
 
 /** Who a request acts as (CONTRACT §3). */
 export interface Identity {
@@ -51,8 +51,25 @@ export interface Access extends Conversation { group?: Group }
 interface Lens { viewer: string, read?: HistoryPosition, peerRead?: HistoryPosition }
 
 const unixNow = () => Math.floor(Date.now() / 1000)
+/** How far ahead of the server's clock an imported or saved message's time may be. */
+const MAX_CLOCK_SKEW_S = 300
 const atOrBefore = (m: StoredMessage, point: HistoryPosition | undefined) => point !== undefined && !before(point, positionOf(m))
 export const roleOf = (group: Group, userId: string) => group.members.find(m => m.userId === userId)?.role
+
+/** A recorded response with every copy of message `msgId` turned into its tombstone. */
+function scrubbed (body: string, msgId: string, revoker: string): string {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk)
+    if (typeof v !== 'object' || v === null) return v
+    const o = v as Record<string, unknown>
+    if (o.message_msg_id === msgId) {
+      const tomb: Record<string, unknown> = Object.fromEntries(Object.entries(o).filter(([k]) => !(storedClientKeys as readonly string[]).includes(k)))
+      return { ...tomb, message_elem_array: [], message_status: 6, message_revoker_user_id: revoker }
+    }
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, walk(x)]))
+  }
+  return JSON.stringify(walk(JSON.parse(body)))
+}
 
 /** The ten interfaces' meaning, over the store port. Nothing here knows HTTP. */
 export class MessageService {
@@ -80,7 +97,9 @@ export class MessageService {
     if (conv.type === ConvType.C2C) return conv
     const group = await this.#store.getGroup(conv.target)
     if (group === undefined) throw Errors.groupNotFound(conv.target)
-    if (!who.isAdmin && roleOf(group, who.actAs) === undefined) {
+    // The admin reads any group as itself; acting for a user, it sees that user's side.
+    const adminAsItself = who.isAdmin && who.actAs === who.caller
+    if (!adminAsItself && roleOf(group, who.actAs) === undefined) {
       throw Errors.permissionDenied(`"${who.actAs}" is not a member of group "${conv.target}"`)
     }
     return { ...conv, group }
@@ -108,7 +127,8 @@ export class MessageService {
     const conv = await this.access(who, conversationId)
     const draft = this.#draft(conv, this.#sender(who, conv, msg.message_sender), msg, Origin.Saved)
     await this.#checkMedia(who, draft.sender, msg)
-    const [stored] = await this.store([{ ...draft, owner: who.actAs, serverTime: msg.message_server_time ?? draft.serverTime }])
+    const serverTime = this.#notFuture(msg.message_server_time ?? draft.serverTime, 'message_server_time')
+    const [stored] = await this.store([{ ...draft, owner: who.actAs, serverTime }])
     return (await this.#views(conv, who.actAs, [stored!]))[0]!
   }
 
@@ -118,7 +138,8 @@ export class MessageService {
     const drafts = msgs.map((msg, i) => {
       const sender = this.#sender(who, conv, msg.message_sender, `[${i}].`)
       const draft = this.#draft(conv, sender, msg, Origin.Imported, `[${i}].`)
-      const serverTime = msg.message_server_time ?? msg.message_client_time ?? draft.serverTime
+      const serverTime = this.#notFuture(msg.message_server_time ?? msg.message_client_time ?? draft.serverTime,
+        `[${i}].${msg.message_server_time === undefined ? 'message_client_time' : 'message_server_time'}`)
       // Without a client rand, the rand is derived from the message itself, so that
       // re-importing the same message finds it again.
       const rand = msg.message_rand ?? createHash('sha256')
@@ -212,6 +233,9 @@ export class MessageService {
         }
       }
       await this.#store.revoke(m.id, who.actAs)
+      // A replayed Idempotency-Key response must not bring the content back.
+      const msgId = formatMsgId(m.id, m.clientTime, m.rand)
+      await this.#store.scrubIdempotentResponses(`"message_msg_id":"${msgId}"`, body => scrubbed(body, msgId, who.actAs))
     }
     const tombstone = await this.#store.getMessage(conv.key, who.actAs, m.id)
     return (await this.#views(conv, who.actAs, [tombstone!]))[0]!
@@ -230,6 +254,11 @@ export class MessageService {
   async #locate (who: Identity, conv: Access, given: AnchorMessage | string, key: string, required?: boolean): Promise<StoredMessage | undefined>
   async #locate (who: Identity, conv: Access, given: AnchorMessage | string, key: string, required = false): Promise<StoredMessage | undefined> {
     const msgId = typeof given === 'string' ? given : given.message_msg_id
+    if (msgId === '') {
+      // The SDK's "" is "no message": fine for an anchor, too easy a slip for a deletion.
+      if (required) throw Errors.invalidParameter(`${key} is an empty message id`)
+      return undefined
+    }
     if (msgId !== undefined) {
       const id = parseMsgId(msgId)
       const m = id === undefined ? undefined : await this.#store.getMessage(conv.key, who.actAs, id)
@@ -257,6 +286,15 @@ export class MessageService {
   /** Uploads named by the message's elements must exist and be the sender's (or the caller is the admin). */
   async #checkMedia (who: Identity, sender: string, msg: MessageIn, where = ''): Promise<void> {
     if (this.#media !== undefined) await checkMediaRefs(msg, sender, who.isAdmin, this.#media, where)
+  }
+
+  /**
+   * A given time may not lie ahead of the clock (beyond a little skew): a message from
+   * the future would sit on top of every page and count as read with the newest.
+   */
+  #notFuture (time: number, key: string): number {
+    if (time > this.#now() + MAX_CLOCK_SKEW_S) throw Errors.invalidParameter(`${key} is in the future (more than ${MAX_CLOCK_SKEW_S} s ahead of the server)`)
+    return time
   }
 
   /** message_sender must be the caller, unless the admin names a participant. */

@@ -155,3 +155,23 @@ t.test('when two gateways share one store (SQLite file or PostgreSQL schema), th
   const listed = (await two.call('bob', 'POST', '/conversations/c2c_alice/messages/query', { msg_getmsglist_param_count: 100 })).json()
   t.equal(listed.length, n)
 })
+
+t.test('when a later commit carries an earlier clock reading, then its server time is raised so history keeps commit order', async t => {
+  let clock = 1_700_000_001
+  const g = await build(t, {}, { now: () => clock })
+  const first = (await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('first'))).json()
+  clock = 1_700_000_000
+  const second = (await g.call('bob', 'POST', '/conversations/c2c_alice/messages', text('second'))).json()
+  t.equal(second.message_seq, 2)
+  t.equal(second.message_server_time, 1_700_000_001, 'not before the message committed ahead of it')
+  const fwd = (await query(g, { msg_getmsglist_param_is_forward: true })).json()
+  t.same(seqs(fwd), [1, 2])
+  t.equal(fwd[0].message_msg_id, first.message_msg_id)
+  const listedSecond = fwd[1]
+  t.equal(listedSecond.message_server_time, 1_700_000_001, 'the stored time is the raised one')
+  clock = 1_600_000_000
+  const imported = (await g.call('alice', 'POST', '/conversations/c2c_bob/messages/import', [text('old', { message_server_time: 1_500_000_000 })])).json()
+  t.equal(imported[0].message_server_time, 1_500_000_000, 'imports keep their time')
+  const third = (await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('third'))).json()
+  t.equal(third.message_server_time, 1_700_000_001, 'an import does not lower the floor')
+})
