@@ -5,6 +5,7 @@ import {
   type Group, type GroupRole, type HistoryQuery, type IdempotencyClaim, type NewMessage, type Store, type StoredMessage,
 } from '../store.js'
 import { migrate } from './migrate.js'
+import { rowToMessage as toMessage, type MessageRow as Row } from '../rows.js'
 import { pgClientConfig, retrying, run, transaction, type Queryable, type Statement } from './pool.js'
 import { statements as sql } from './statements.js'
 
@@ -17,39 +18,7 @@ export interface PgStoreOptions {
   schema?: string
 }
 
-interface Row {
-  id: number
-  conv_key: string
-  seq: number
-  sender: string
-  owner: string | null
-  server_time: number
-  client_time: number
-  rand: number
-  status: number
-  origin: number
-  revoker: string | null
-  deleted: boolean
-  content: string
-}
 
-function toMessage (row: Row): StoredMessage {
-  return {
-    id: row.id,
-    convKey: row.conv_key,
-    seq: row.seq,
-    sender: row.sender,
-    owner: row.owner,
-    serverTime: row.server_time,
-    clientTime: row.client_time,
-    rand: row.rand,
-    status: row.status,
-    origin: row.origin as Origin,
-    revoker: row.revoker,
-    deleted: row.deleted,
-    content: JSON.parse(row.content) as StoredMessage['content'],
-  }
-}
 
 /** A group's rows are keyed by its conversation: the key src/messages/ids.ts gives its messages (also in by_ref). */
 const groupConvKey = (groupId: string): string => `group:${groupId}`

@@ -5,24 +5,10 @@ import {
   type Group, type GroupRole, type HistoryQuery, type IdempotencyClaim, type Locator, type NewMessage, type Store, type StoredMessage,
 } from '../store.js'
 import { migrate } from './migrate.js'
+import { rowToMessage as toMessage, type MessageRow as Row } from '../rows.js'
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url))
 
-interface Row {
-  id: number
-  conv_key: string
-  seq: number
-  sender: string
-  owner: string | null
-  server_time: number
-  client_time: number
-  rand: number
-  status: number
-  origin: number
-  revoker: string | null
-  deleted: number
-  content: string
-}
 
 /** Every select names @viewer: saved messages are the owner's, deletions are per user. */
 const COLUMNS = `id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, revoker, content,
@@ -30,23 +16,6 @@ const COLUMNS = `id, conv_key, seq, sender, owner, server_time, client_time, ran
    OR EXISTS (SELECT 1 FROM deletions d WHERE d.conv_key = messages.conv_key AND d.user_id = @viewer AND d.message_id = messages.id)) AS deleted`
 const VISIBLE = '(owner IS NULL OR owner = @viewer)'
 
-function toMessage (row: Row): StoredMessage {
-  return {
-    id: row.id,
-    convKey: row.conv_key,
-    seq: row.seq,
-    sender: row.sender,
-    owner: row.owner,
-    serverTime: row.server_time,
-    clientTime: row.client_time,
-    rand: row.rand,
-    status: row.status,
-    origin: row.origin as Origin,
-    revoker: row.revoker,
-    deleted: row.deleted === 1,
-    content: JSON.parse(row.content) as StoredMessage['content'],
-  }
-}
 
 /** Opens (creating and migrating) the SQLite database at `file`. */
 export function openSqliteStore (file: string): Store {
