@@ -335,8 +335,14 @@ export class MessageService {
   /** Messages of one conversation as `viewer` sees them (one read of the read points). */
   async #views (conv: Conversation, viewer: string, messages: StoredMessage[]): Promise<MessageOut[]> {
     if (messages.length === 0) return []
-    const read = await this.#store.readPoint(conv.key, viewer)
-    const peerRead = conv.type === ConvType.C2C ? await this.#store.readPoint(conv.key, conv.target) : undefined
+    // Each read point is read only when some message's flag depends on it (a send needs
+    // the peer's alone: one's own messages are always read).
+    const needRead = messages.some(m => m.sender !== viewer && m.origin !== Origin.Imported && m.origin !== Origin.Saved)
+    const needPeer = conv.type === ConvType.C2C && messages.some(m => m.sender === viewer)
+    const [read, peerRead] = await Promise.all([
+      needRead ? this.#store.readPoint(conv.key, viewer) : undefined,
+      needPeer ? this.#store.readPoint(conv.key, conv.target) : undefined,
+    ])
     const lens: Lens = { viewer, ...(read !== undefined && { read }), ...(peerRead !== undefined && { peerRead }) }
     return messages.map(m => this.#view(m, lens))
   }
