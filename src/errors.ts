@@ -23,7 +23,7 @@ const detail = (s: string) => s
 
 export const Errors = {
   invalidJson: entry(6027, 400, 'the body is not valid JSON', (why: string) => `malformed JSON: ${why}`),
-  invalidParameter: entry(6017, 400, 'a key is missing, of the wrong type or out of range (desc names it); invalid UTF-8; wrong Content-Type', detail),
+  invalidParameter: entry(6017, 400, 'a key is missing, of the wrong type or out of range (desc names it); invalid UTF-8', detail),
   invalidConversation: entry(6004, 400, 'the conversation ID is not c2c_<userID> or group_<groupID>', (id: string) => `invalid conversation ID "${id}": expected c2c_<userID> or group_<groupID>`),
   invalidIdentifier: entry(7003, 400, 'a UserID is not 1-32 bytes of printable ASCII', (what: string) => `invalid UserID ${what}: 1-32 bytes of printable ASCII`),
   invalidElem: entry(6016, 400, 'an element type that clients may not send (group tips 5, group report 8, friend change 10, profile change 11, unknown), or a second sound or file element', detail),

@@ -232,10 +232,11 @@ export class MessageService {
           throw conv.type === ConvType.C2C ? Errors.revokeTimeLimitC2C(this.#revokeWindowS) : Errors.revokeTimeLimitGroup(this.#revokeWindowS)
         }
       }
-      await this.#store.revoke(m.id, who.actAs)
-      // A replayed Idempotency-Key response must not bring the content back.
+      // A replayed Idempotency-Key response must not bring the content back. Scrubbed
+      // first, so that the revoke's checkpoint also clears the old response from the WAL.
       const msgId = formatMsgId(m.id, m.clientTime, m.rand)
       await this.#store.scrubIdempotentResponses(`"message_msg_id":"${msgId}"`, body => scrubbed(body, msgId, who.actAs))
+      await this.#store.revoke(m.id, who.actAs)
     }
     const tombstone = await this.#store.getMessage(conv.key, who.actAs, m.id)
     return (await this.#views(conv, who.actAs, [tombstone!]))[0]!
