@@ -1,12 +1,11 @@
 import t from 'tap'
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Env } from '../src/config.js'
 import { signUserSig } from '../src/auth/usersig.js'
-import { CONFIG_VARS, tempDir, type TestContext } from './helper.js'
+import { CONFIG_VARS, tempDir, freePort, type TestContext } from './helper.js'
 
 /** How long the traffic runs before the SIGKILL, and how many requests are in flight. */
 const TRAFFIC_MS = 3000
@@ -35,16 +34,6 @@ function startServer (t: TestContext, env: Env): Child {
     proc.on('close', (code, signal) => resolve({ code, signal }))
   })
   return { proc, stderr: () => stderr, exited }
-}
-
-/** A port that was free a moment ago. */
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>(resolve => server.close(() => resolve()))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
 }
 
 /** Polls GET /health until 200, the process ends, or `ms` pass. */

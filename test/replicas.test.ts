@@ -1,10 +1,9 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Config, Env } from '../src/config.js'
 import { signUserSig } from '../src/auth/usersig.js'
-import { tempDir, testConfig, text, type TestContext } from './helper.js'
+import { tempDir, testConfig, text, freePort, type TestContext } from './helper.js'
 
 /** The variables of CONTRACT §2 (and the pool size): a replica gets them from the test, not from the run. */
 const CONTRACT_VARS = ['HOST', 'PORT', 'TIM_DATA_DIR', 'TIM_SDKAPPID', 'TIM_SECRET_KEY', 'TIM_ADMIN_IDENTIFIER',
@@ -14,16 +13,6 @@ const CONTRACT_VARS = ['HOST', 'PORT', 'TIM_DATA_DIR', 'TIM_SDKAPPID', 'TIM_SECR
 type Msg = Record<string, unknown> & { message_msg_id: string, message_seq: number, message_rand: number, message_server_time: number }
 interface Answer { status: number, body: unknown, headers: Headers }
 interface Replica { base: string, stderr: () => string }
-
-/** A port that was free a moment ago. */
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>(resolve => server.close(() => resolve()))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
 
 /**
  * A gateway process (src/server.ts, run the way tap runs this file) on the test's

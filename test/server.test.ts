@@ -1,12 +1,11 @@
 import t from 'tap'
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { inflateSync } from 'node:zlib'
 import type { Env } from '../src/config.js'
-import { CONFIG_VARS, tempDir, type TestContext } from './helper.js'
+import { CONFIG_VARS, tempDir, freePort, type TestContext } from './helper.js'
 
 
 interface Child {
@@ -44,16 +43,6 @@ async function exitWithin (child: Child, ms: number): Promise<{ code: number | n
     return 'timeout'
   }
   return result
-}
-
-/** A port that was free a moment ago. */
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>(resolve => server.close(() => resolve()))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
 }
 
 /** Polls GET /health until 200, the process ends, or `ms` pass. */
