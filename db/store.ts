@@ -111,7 +111,7 @@ export interface Store {
    * value (mediaRefsOf): a C2C message of a thread `viewer` is in, a message of a group it
    * is a member of now, or a saved message it owns. Revoked messages carry none.
    */
-  findMessageByRef (ref: string, viewer: string): Promise<StoredMessage | undefined>
+  findMessageByRef (ref: string, viewer: string, anyGroup?: boolean): Promise<StoredMessage | undefined>
   /** Moves a user's read point forward to `to`; never backward. */
   markRead (convKey: string, userId: string, to: HistoryPosition): Promise<void>
   readPoint (convKey: string, userId: string): Promise<HistoryPosition | undefined>

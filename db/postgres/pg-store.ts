@@ -163,8 +163,8 @@ export async function openPgStore (url: string, options: PgStoreOptions = {}): P
     async revoke (id, revoker) {
       await run(pool, sql.revoke, [id, revoker])
     },
-    async findMessageByRef (ref, viewer) {
-      return one(sql.byRef, [bytes(ref), viewer])
+    async findMessageByRef (ref, viewer, anyGroup = false) {
+      return one(sql.byRef, [bytes(ref), viewer, anyGroup])
     },
     async markRead (convKey, userId, to) {
       await run(pool, sql.markRead, [convKey, userId, to.serverTime, to.seq, to.id])

@@ -89,8 +89,8 @@ export const statements = {
       SELECT r.conv_key, r.message_id FROM message_refs r JOIN messages x ON x.conv_key = r.conv_key AND x.id = r.message_id
       WHERE r.ref = $1 AND (x.owner = $2 OR (x.owner IS NULL AND (
         (left(r.conv_key, 4) = 'c2c:' AND $2 IN (split_part(substr(r.conv_key, 5), chr(10), 1), split_part(substr(r.conv_key, 5), chr(10), 2)))
-        OR (left(r.conv_key, 6) = 'group:' AND EXISTS (
-          SELECT 1 FROM group_members gm WHERE gm.conv_key = r.conv_key AND gm.user_id = $2)))))
+        OR (left(r.conv_key, 6) = 'group:' AND ($3::boolean OR EXISTS (
+          SELECT 1 FROM group_members gm WHERE gm.conv_key = r.conv_key AND gm.user_id = $2))))))
       ORDER BY r.message_id DESC LIMIT 1)`),
   /** The read point moves only forward, also when two replicas race. */
   markRead: statement('mark_read', `INSERT INTO read_points AS r (conv_key, user_id, server_time, seq, id) VALUES ($1, $2, $3, $4, $5)

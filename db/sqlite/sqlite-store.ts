@@ -102,14 +102,14 @@ export function openSqliteStore (file: string): Store {
   const insertRef = db.prepare<[string, string, number]>('INSERT OR IGNORE INTO message_refs (ref, conv_key, message_id) VALUES (?, ?, ?)')
   const deleteRefs = db.prepare<[number]>('DELETE FROM message_refs WHERE message_id = ?')
   // C2C: the viewer is one of the two users of the key "c2c:<a>\n<b>"; groups: a member now.
-  const byRef = db.prepare<{ ref: string, viewer: string }, Row>(
+  const byRef = db.prepare<{ ref: string, viewer: string, anyGroup: number }, Row>(
     `SELECT ${COLUMNS} FROM messages WHERE id = (
        SELECT r.message_id FROM message_refs r JOIN messages m ON m.id = r.message_id
        WHERE r.ref = @ref AND (m.owner = @viewer OR (m.owner IS NULL AND (
          (substr(r.conv_key, 1, 4) = 'c2c:' AND @viewer IN (
            substr(r.conv_key, 5, instr(r.conv_key, char(10)) - 5), substr(r.conv_key, instr(r.conv_key, char(10)) + 1)))
-         OR (substr(r.conv_key, 1, 6) = 'group:' AND EXISTS (
-           SELECT 1 FROM group_members gm WHERE gm.group_id = substr(r.conv_key, 7) AND gm.user_id = @viewer)))))
+         OR (substr(r.conv_key, 1, 6) = 'group:' AND (@anyGroup = 1 OR EXISTS (
+           SELECT 1 FROM group_members gm WHERE gm.group_id = substr(r.conv_key, 7) AND gm.user_id = @viewer))))))
        ORDER BY r.message_id DESC LIMIT 1)`)
 
   const insertOne = (m: NewMessage): StoredMessage => {
@@ -206,8 +206,8 @@ export function openSqliteStore (file: string): Store {
       // The WAL still holds the page images with the content until a checkpoint.
       db.pragma('wal_checkpoint(TRUNCATE)')
     },
-    async findMessageByRef (ref, viewer) {
-      const row = byRef.get({ ref, viewer })
+    async findMessageByRef (ref, viewer, anyGroup = false) {
+      const row = byRef.get({ ref, viewer, anyGroup: anyGroup ? 1 : 0 })
       return row === undefined ? undefined : toMessage(row)
     },
     async markRead (convKey, userId, to) {
