@@ -120,6 +120,9 @@ export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: B
   const app = Fastify({
     logger,
     bodyLimit: BODY_LIMIT,
+    // A client must finish sending its request (headers and body) within 5 minutes:
+    // enough for the largest upload on a slow link, not for a connection held open forever.
+    requestTimeout: 300_000,
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id']
