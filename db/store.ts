@@ -161,12 +161,14 @@ export function historyBounds (q: HistoryQuery): { lo: HistoryPosition, hi: Hist
   return { lo, hi }
 }
 
-/** The element keys that hold a media element's bytes by reference (CONTRACT §5). */
-export const MEDIA_REF_KEYS = [
-  'image_elem_orig_id', 'image_elem_orig_url', 'image_elem_large_id', 'image_elem_large_url', 'image_elem_thumb_id', 'image_elem_thumb_url',
-  'sound_elem_file_id', 'sound_elem_url', 'file_elem_file_id', 'file_elem_url',
-  'video_elem_video_id', 'video_elem_video_url', 'video_elem_image_id', 'video_elem_image_url',
-] as const
+/** By TIMElemType (1 image, 2 sound, 4 file, 9 video): the keys that hold a media element's bytes by reference (CONTRACT §5). */
+export const MEDIA_REFS_BY_TYPE: Readonly<Record<number, readonly string[]>> = {
+  1: ['image_elem_orig_id', 'image_elem_orig_url', 'image_elem_large_id', 'image_elem_large_url', 'image_elem_thumb_id', 'image_elem_thumb_url'],
+  2: ['sound_elem_file_id', 'sound_elem_url'],
+  4: ['file_elem_file_id', 'file_elem_url'],
+  9: ['video_elem_video_id', 'video_elem_video_url', 'video_elem_image_id', 'video_elem_image_url'],
+}
+const MEDIA_REF_KEYS: readonly string[] = Object.values(MEDIA_REFS_BY_TYPE).flat()
 
 /** Every distinct non-empty id/url value of a message's media elements: what findMessageByRef finds it by. */
 export function mediaRefsOf (content: MessageContent): string[] {

@@ -1,5 +1,5 @@
 import { Errors } from '../errors.js'
-import type { MessageContent } from '../../db/store.js'
+import { MEDIA_REFS_BY_TYPE, type MessageContent } from '../../db/store.js'
 import { ElemType, storedClientKeys, type MessageIn } from './schemas.js'
 
 /** CONTRACT §5: the serialized element array plus message_cloud_custom_str. */
@@ -8,13 +8,6 @@ export const MAX_MESSAGE_BYTES = 12 * 1024
 const SERVER_MADE = new Set<number>([ElemType.GroupTips, ElemType.GroupReport, ElemType.FriendChange, ElemType.ProfileChange])
 const SENDABLE = new Set<number>([ElemType.Text, ElemType.Image, ElemType.Sound, ElemType.Custom, ElemType.File, ElemType.Face, ElemType.Location, ElemType.Video, ElemType.Merge])
 
-/** The id/url keys that carry a media element's bytes; at least one is required. */
-const MEDIA_REFS: Record<number, readonly string[]> = {
-  [ElemType.Image]: ['image_elem_orig_id', 'image_elem_orig_url', 'image_elem_large_id', 'image_elem_large_url', 'image_elem_thumb_id', 'image_elem_thumb_url'],
-  [ElemType.Sound]: ['sound_elem_file_id', 'sound_elem_url'],
-  [ElemType.File]: ['file_elem_file_id', 'file_elem_url'],
-  [ElemType.Video]: ['video_elem_video_id', 'video_elem_video_url', 'video_elem_image_id', 'video_elem_image_url'],
-}
 
 const isBlank = (v: unknown) => v === undefined || v === ''
 
@@ -36,7 +29,8 @@ export function toContent (msg: MessageIn, where = ''): { content: MessageConten
       counts.set(type, n)
       if (n > 1) throw Errors.invalidElem(`${at}: a message may carry at most one ${type === ElemType.Sound ? 'sound' : 'file'} element`)
     }
-    const refs = MEDIA_REFS[type]
+    // At least one of the keys that carry a media element's bytes is required.
+    const refs = MEDIA_REFS_BY_TYPE[type]
     if (refs !== undefined && refs.every(k => isBlank((elem as Record<string, unknown>)[k]))) {
       throw Errors.invalidParameter(`${at}: one of ${refs.join(', ')} is required`)
     }
@@ -71,7 +65,7 @@ export interface MediaRefs {
  */
 export async function checkMediaRefs (msg: MessageIn, sender: string, isAdmin: boolean, media: MediaRefs, where = ''): Promise<void> {
   for (const [i, elem] of msg.message_elem_array.entries()) {
-    for (const key of MEDIA_REFS[elem.elem_type as number] ?? []) {
+    for (const key of MEDIA_REFS_BY_TYPE[elem.elem_type as number] ?? []) {
       const value = (elem as Record<string, unknown>)[key]
       const id = typeof value === 'string' ? media.uploadIdOf(value) : undefined
       if (id === undefined) continue
