@@ -5,6 +5,8 @@ import {
   type Group, type GroupRole, type HistoryQuery, type IdempotencyClaim, type Locator, type NewMessage, type Store, type StoredMessage,
 } from '../store.js'
 import { migrate } from './migrate.js'
+import { groupCommit } from './group-commit.js'
+import { startCheckpointer } from './checkpointer.js'
 import { rowToMessage as toMessage, type MessageRow as Row } from '../rows.js'
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url))
@@ -17,18 +19,30 @@ const COLUMNS = `id, conv_key, seq, sender, owner, server_time, client_time, ran
 const VISIBLE = '(owner IS NULL OR owner = @viewer)'
 
 
+export interface SqliteOptions {
+  /**
+   * NORMAL (the default): a commit survives a crash of the process; a power loss may take
+   * the last commits. FULL: the WAL is fsynced at every commit, so a power loss takes
+   * nothing that was answered (README, "Durability").
+   */
+  synchronous?: 'NORMAL' | 'FULL'
+}
+
 /** Opens (creating and migrating) the SQLite database at `file`. */
-export function openSqliteStore (file: string): Store {
+export function openSqliteStore (file: string, options: SqliteOptions = {}): Store {
+  const synchronous = options.synchronous ?? 'NORMAL'
   const db = new Database(file)
   db.pragma('journal_mode = WAL')
-  // NORMAL in WAL mode: a commit survives a crash of the process; a power loss may
-  // take the last commits (README, "Durability").
-  db.pragma('synchronous = NORMAL')
+  db.pragma(`synchronous = ${synchronous}`)
   db.pragma('busy_timeout = 5000')
   db.pragma('foreign_keys = ON')
   // A revoked message's content must leave the file, not linger in free space.
   db.pragma('secure_delete = ON')
   migrate(db, MIGRATIONS)
+  // Checkpoints run in a worker (see checkpointer.ts); this threshold (40 MB of WAL) is
+  // the backstop should it fall behind.
+  db.pragma('wal_autocheckpoint = 10000')
+  const checkpointer = startCheckpointer(file, synchronous)
 
   const nextSeq = db.prepare<[string], { last_seq: number }>(
     'INSERT INTO conversations (conv_key, last_seq) VALUES (?, 1) ' +
@@ -48,8 +62,8 @@ export function openSqliteStore (file: string): Store {
   const byId = db.prepare<{ id: number, convKey: string, viewer: string }, Row>(
     `SELECT ${COLUMNS} FROM messages WHERE id = @id AND conv_key = @convKey AND ${VISIBLE}`)
   const byLocator = db.prepare<{ convKey: string, viewer: string, seq: number, rand: number, time: number }, Row>(
-    `SELECT ${COLUMNS} FROM messages INDEXED BY messages_locator
-     WHERE conv_key = @convKey AND seq = @seq AND rand = @rand AND server_time = @time AND ${VISIBLE} LIMIT 1`)
+    `SELECT ${COLUMNS} FROM messages INDEXED BY messages_history
+     WHERE conv_key = @convKey AND server_time = @time AND seq = @seq AND rand = @rand AND ${VISIBLE} LIMIT 1`)
   const newest = db.prepare<{ convKey: string, viewer: string }, Row>(
     `SELECT ${COLUMNS} FROM messages INDEXED BY messages_history WHERE conv_key = @convKey AND ${VISIBLE}
      ORDER BY server_time DESC, seq DESC, id DESC LIMIT 1`)
@@ -130,30 +144,31 @@ export function openSqliteStore (file: string): Store {
     for (const ref of mediaRefsOf(m.content)) insertRef.run(ref, m.convKey, id)
     return { ...m, id, seq, serverTime, revoker: null, deleted: false }
   }
-  const insertAll = db.transaction((messages: NewMessage[]) => messages.map(insertOne))
-  const revokeOne = db.transaction((id: number, revoker: string) => {
+  // Each write below runs inside the transaction that group commit opens for it.
+  const write = groupCommit(db)
+  const revokeOne = (id: number, revoker: string) => {
     revoke.run({ id, revoker })
     deleteRefs.run(id)
-  })
-  const allocate = db.transaction(() => {
+  }
+  const allocate = () => {
     seedId.run()
     return bumpId.get()!.seq
-  })
-  const createGroup = db.transaction((g: Group, tips: NewMessage | undefined, now: number): boolean => {
+  }
+  const createGroup = (g: Group, tips: NewMessage | undefined, now: number): boolean => {
     if (insertGroup.run(g.groupId, g.name, g.owner, now).changes === 0) return false
     for (const m of g.members) setMember.run({ groupId: g.groupId, userId: m.userId, role: m.role })
     if (tips !== undefined) insertOne(tips)
     return true
-  })
-  const changeGroup = db.transaction((groupId: string, userId: string, role: GroupRole | null, tips: NewMessage): boolean => {
+  }
+  const changeGroup = (groupId: string, userId: string, role: GroupRole | null, tips: NewMessage): boolean => {
     // Checked again inside the transaction: racing identical changes apply (and tip) once.
     if ((roleOf.get(groupId, userId)?.role ?? null) === role) return false
     if (role === null) removeMember.run(groupId, userId)
     else setMember.run({ groupId, userId, role })
     insertOne(tips)
     return true
-  })
-  const claim = db.transaction((owner: string, key: string, hash: string, now: number): IdempotencyClaim => {
+  }
+  const claim = (owner: string, key: string, hash: string, now: number): IdempotencyClaim => {
     expireKeys.run(now - IDEMPOTENCY_TTL_S)
     if (claimKey.run(owner, key, hash, now).changes === 1) return { state: 'claimed' }
     if (retakeKey.run(now, owner, key, hash, now - IDEMPOTENCY_PENDING_S).changes === 1) return { state: 'claimed' }
@@ -161,15 +176,15 @@ export function openSqliteStore (file: string): Store {
     if (row.request_hash !== hash) return { state: 'mismatch' }
     if (row.status === null || row.body === null) return { state: 'pending' }
     return { state: 'done', status: row.status, body: row.body }
-  })
+  }
 
   return {
     kind: 'sqlite',
     async insertMessages (messages) {
-      return insertAll.immediate(messages)
+      return write(() => messages.map(insertOne))
     },
     async allocateId () {
-      return allocate.immediate()
+      return write(allocate)
     },
     async getMessage (convKey, viewer, id) {
       const row = byId.get({ id, convKey, viewer })
@@ -202,29 +217,28 @@ export function openSqliteStore (file: string): Store {
       return (q.forward ? newer : older).all(params).map(toMessage)
     },
     async revoke (id, revoker) {
-      revokeOne.immediate(id, revoker)
       // The WAL still holds the page images with the content until a checkpoint.
-      db.pragma('wal_checkpoint(TRUNCATE)')
+      await write(() => revokeOne(id, revoker), { checkpoint: true })
     },
     async findMessageByRef (ref, viewer, anyGroup = false) {
       const row = byRef.get({ ref, viewer, anyGroup: anyGroup ? 1 : 0 })
       return row === undefined ? undefined : toMessage(row)
     },
     async markRead (convKey, userId, to) {
-      markRead.run({ convKey, userId, t: to.serverTime, s: to.seq, i: to.id })
+      await write(() => markRead.run({ convKey, userId, t: to.serverTime, s: to.seq, i: to.id }))
     },
     async readPoint (convKey, userId) {
       const row = readPoint.get(convKey, userId)
       return row === undefined ? undefined : { serverTime: row.server_time, seq: row.seq, id: row.id }
     },
     async deleteFor (convKey, userId, messageId) {
-      deleteFor.run(convKey, userId, messageId)
+      await write(() => deleteFor.run(convKey, userId, messageId))
     },
     async clearFor (convKey, userId) {
-      clearFor.run(convKey, userId, convKey)
+      await write(() => clearFor.run(convKey, userId, convKey))
     },
     async createGroup (group, tips) {
-      return createGroup.immediate(group, tips, Math.floor(Date.now() / 1000))
+      return write(() => createGroup(group, tips, Math.floor(Date.now() / 1000)))
     },
     async getGroup (groupId) {
       const g = getGroup.get(groupId)
@@ -237,26 +251,28 @@ export function openSqliteStore (file: string): Store {
       }
     },
     async changeGroup (groupId, change, tips) {
-      return changeGroup.immediate(groupId, change.userId, change.role, tips)
+      return write(() => changeGroup(groupId, change.userId, change.role, tips))
     },
     async claimIdempotencyKey (owner, key, requestHash, now) {
-      return claim.immediate(owner, key, requestHash, now)
+      return write(() => claim(owner, key, requestHash, now))
     },
     async completeIdempotencyKey (owner, key, status, body) {
-      completeKey.run(status, body, owner, key)
+      await write(() => completeKey.run(status, body, owner, key))
     },
     async releaseIdempotencyKey (owner, key) {
-      releaseKey.run(owner, key)
+      await write(() => releaseKey.run(owner, key))
     },
     async scrubIdempotentResponses (needle, scrub) {
-      db.transaction(() => {
+      await write(() => {
         for (const row of keysMentioning.all(needle)) rewriteKey.run(scrub(row.body), row.owner, row.key)
-      }).immediate()
+      })
     },
     async ping () {
       ping.get()
     },
     async close () {
+      // The worker's connection goes first, so that closing the last one removes the WAL.
+      await checkpointer.stop()
       db.close()
     },
   }

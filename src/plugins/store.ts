@@ -23,6 +23,8 @@ export interface StoreOptions {
   databaseUrl?: string | undefined
   /** Connections of the PostgreSQL pool. */
   pgPoolSize?: number
+  /** SQLite's synchronous setting (TIM_SQLITE_SYNC). */
+  sqliteSync?: 'NORMAL' | 'FULL'
   revokeWindowS: number
   /** TIM_MEDIA_MAX_BYTES: the largest upload that is not an image or a sound. */
   mediaMaxBytes: number
@@ -35,7 +37,7 @@ export interface StoreOptions {
 export default fp<StoreOptions>(async (app, opts) => {
   const store = opts.databaseUrl !== undefined
     ? await openPgStore(opts.databaseUrl, { poolSize: opts.pgPoolSize })
-    : openSqliteStore(join(opts.dataDir, 'timgate.db'))
+    : openSqliteStore(join(opts.dataDir, 'timgate.db'), { ...(opts.sqliteSync !== undefined && { synchronous: opts.sqliteSync }) })
   app.decorate('store', store)
   const media = new MediaStore(join(opts.dataDir, 'media'), opts.mediaMaxBytes)
   app.decorate('media', media)
