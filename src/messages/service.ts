@@ -352,8 +352,9 @@ export class MessageService {
   #view (m: StoredMessage, lens: Lens): MessageOut {
     const { convId, convType } = convIdFor(m.convKey, lens.viewer)
     const fromSelf = m.sender === lens.viewer
-    return {
-      ...m.content,
+    // One literal of a fixed shape, then the client's stored keys: spreading the content
+    // first made every view a slow, dictionary-mode object.
+    const view: MessageOut = {
       message_elem_array: m.content.message_elem_array as MessageOut['message_elem_array'],
       message_conv_id: convId,
       message_conv_type: convType,
@@ -369,7 +370,10 @@ export class MessageService {
       message_msg_id: formatMsgId(m.id, m.clientTime, m.rand),
       message_rand: m.rand,
       message_seq: m.seq,
-      ...(m.revoker !== null && { message_revoker_user_id: m.revoker }),
     }
+    if (m.revoker !== null) view.message_revoker_user_id = m.revoker
+    // Stored keys are client keys (storedClientKeys): none is one of the keys above.
+    for (const key in m.content) if (key !== 'message_elem_array') (view as Record<string, unknown>)[key] = m.content[key]
+    return view
   }
 }
