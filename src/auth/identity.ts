@@ -43,8 +43,7 @@ export default fp<IdentityOptions>(async (app, opts) => {
   }
 
   app.decorateRequest('identity', null as unknown as Identity)
-  app.addHook('onRequest', async (request: FastifyRequest) => {
-    if (request.routeOptions.config.public === true) return
+  const identify = (request: FastifyRequest): Identity => {
     const header = request.headers.authorization
     const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header)
     if (match === null) throw Errors.sigMissing()
@@ -57,6 +56,17 @@ export default fp<IdentityOptions>(async (app, opts) => {
       if (typeof onBehalfOf !== 'string' || !isUserId(onBehalfOf)) throw Errors.invalidIdentifier('in X-TIM-On-Behalf-Of')
       actAs = onBehalfOf
     }
-    request.identity = { caller, actAs, isAdmin }
+    return { caller, actAs, isAdmin }
+  }
+
+  // A callback hook: no promise per request.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (request.routeOptions.config.public === true) return done()
+    try {
+      request.identity = identify(request)
+    } catch (err) {
+      return done(err as Error)
+    }
+    done()
   })
 }, { name: 'timgate-identity' })

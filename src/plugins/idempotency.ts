@@ -25,10 +25,8 @@ const PENDING_WAIT_MS = 10_000
  * (any status below 500) is recorded and replayed for 24 hours; a 5xx frees the key.
  */
 export default fp(async (app) => {
-  // preValidation, not preHandler: a body the schema refuses is a first response too.
-  app.addHook('preValidation', async (request: FastifyRequest, reply: FastifyReply) => {
-    const key = request.headers['idempotency-key']
-    if (key === undefined || request.routeOptions.config.idempotent !== true) return
+  /** Claims the key, or answers the request from what the key recorded (then true). */
+  const claimOrReplay = async (request: FastifyRequest, reply: FastifyReply, key: unknown): Promise<boolean> => {
     if (typeof key !== 'string' || !KEY.test(key)) throw Errors.invalidParameter('Idempotency-Key must be 1-255 printable ASCII characters')
     const { caller, actAs } = request.identity
     const owner = `${caller}\n${actAs}`
@@ -38,25 +36,35 @@ export default fp(async (app) => {
       const claim = await app.store.claimIdempotencyKey(owner, key, hash, app.messages.now())
       if (claim.state === 'claimed') {
         request.idempotencyClaim = { owner, key }
-        return
+        return false
       }
       if (claim.state === 'mismatch') throw Errors.idempotencyMismatch()
       if (claim.state === 'done') {
         reply.header('idempotent-replayed', 'true').status(claim.status)
-        if (claim.body === '') return reply.send()
-        return reply.type('application/json; charset=utf-8').send(claim.body)
+        if (claim.body === '') reply.send()
+        else reply.type('application/json; charset=utf-8').send(claim.body)
+        return true
       }
       if (Date.now() > deadline) throw Errors.idempotencyPending()
       await sleep(20)
     }
+  }
+
+  // preValidation, not preHandler: a body the schema refuses is a first response too.
+  // Callback hooks: a request without the header costs no promise.
+  app.addHook('preValidation', (request, reply, done) => {
+    const key = request.headers['idempotency-key']
+    if (key === undefined || request.routeOptions.config.idempotent !== true) return done()
+    claimOrReplay(request, reply, key).then(replayed => { if (!replayed) done() }, done)
   })
 
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     const claim = request.idempotencyClaim
-    if (claim === undefined) return payload
+    if (claim === undefined) return done(null, payload)
     request.idempotencyClaim = undefined
-    if (reply.statusCode >= 500) await app.store.releaseIdempotencyKey(claim.owner, claim.key)
-    else await app.store.completeIdempotencyKey(claim.owner, claim.key, reply.statusCode, typeof payload === 'string' ? payload : '')
-    return payload
+    const recorded = reply.statusCode >= 500
+      ? app.store.releaseIdempotencyKey(claim.owner, claim.key)
+      : app.store.completeIdempotencyKey(claim.owner, claim.key, reply.statusCode, typeof payload === 'string' ? payload : '')
+    recorded.then(() => done(null, payload), done)
   })
 }, { name: 'timgate-idempotency', dependencies: ['timgate-store', 'timgate-identity'] })

@@ -12,16 +12,20 @@ const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 const label = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
 
 interface Histogram { counts: number[], sum: number, count: number }
+/** The label texts of one route's series: its histogram's, and its counter's with the status. */
+interface Series { key: string, withStatus: string }
 
 /** The few Prometheus series the gateway exports, kept in memory. */
 export class Metrics {
+  readonly #labels = new Map<string, Series>()
   readonly #requests = new Map<string, number>()
   readonly #latency = new Map<string, Histogram>()
   #messagesStored = 0
 
   request (method: string, route: string, status: number, seconds: number): void {
-    const key = `method="${label(method)}",route="${label(route)}"`
-    const withStatus = `${key},status="${status}"`
+    // Keyed by the raw strings first: the escaped label text is built once per series.
+    const id = `${method} ${route} ${status}`
+    const { key, withStatus } = this.#labels.get(id) ?? this.#label(id, method, route, status)
     this.#requests.set(withStatus, (this.#requests.get(withStatus) ?? 0) + 1)
     let h = this.#latency.get(key)
     if (h === undefined) {
@@ -31,6 +35,13 @@ export class Metrics {
     for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]!) h.counts[i]!++
     h.sum += seconds
     h.count++
+  }
+
+  #label (id: string, method: string, route: string, status: number): Series {
+    const key = `method="${label(method)}",route="${label(route)}"`
+    const series = { key, withStatus: `${key},status="${status}"` }
+    this.#labels.set(id, series)
+    return series
   }
 
   messagesStored (n: number): void {
@@ -66,7 +77,8 @@ export class Metrics {
 export default fp(async (app) => {
   const metrics = new Metrics()
   app.decorate('metrics', metrics)
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     metrics.request(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
+    done()
   })
 }, { name: 'timgate-metrics' })
