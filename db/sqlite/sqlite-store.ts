@@ -57,8 +57,9 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
   const insert = db.prepare<unknown[]>(
     'INSERT INTO messages (conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content) ' +
     'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-  const imported = db.prepare<{ convKey: string, sender: string, time: number, rand: number, viewer: string }, Row>(
-    `SELECT ${COLUMNS} FROM messages WHERE conv_key = @convKey AND sender = @sender AND server_time = @time AND rand = @rand AND origin = ${Origin.Imported}`)
+  // Answered from the messages_import index alone; the row is read only for a re-import.
+  const imported = db.prepare<[string, string, number, number], { id: number }>(
+    `SELECT id FROM messages WHERE conv_key = ? AND sender = ? AND server_time = ? AND rand = ? AND origin = ${Origin.Imported}`)
   const bumpId = db.prepare<[], { seq: number }>(
     "UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'messages' RETURNING seq")
   const seedId = db.prepare("INSERT INTO sqlite_sequence (name, seq) SELECT 'messages', 1 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'messages')")
@@ -131,8 +132,8 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
 
   const insertOne = (m: NewMessage): StoredMessage => {
     if (m.origin === Origin.Imported) {
-      const existing = imported.get({ convKey: m.convKey, sender: m.sender, time: m.serverTime, rand: m.rand, viewer: m.sender })
-      if (existing !== undefined) return toMessage(existing)
+      const existing = imported.get(m.convKey, m.sender, m.serverTime, m.rand)
+      if (existing !== undefined) return toMessage(byId.get({ id: existing.id, convKey: m.convKey, viewer: m.sender })!)
     }
     let seq = 0
     let serverTime = m.serverTime
