@@ -11,6 +11,9 @@ const columns = (viewer: string) => `m.id, m.conv_key, m.seq, m.sender, m.owner,
   m.status, m.origin, m.revoker, m.content,
   (m.id <= coalesce((SELECT c.up_to_id FROM clears c WHERE c.conv_key = m.conv_key AND c.user_id = ${viewer}), 0)
    OR EXISTS (SELECT 1 FROM deletions d WHERE d.conv_key = m.conv_key AND d.user_id = ${viewer} AND d.message_id = m.id)) AS deleted`
+/** The columns of a history page: its range already leaves out what the viewer deleted. */
+const pageColumns = `m.id, m.conv_key, m.seq, m.sender, m.owner, m.server_time, m.client_time, m.rand,
+  m.status, m.origin, m.revoker, m.content, false AS deleted`
 /** Saved messages are their owner's alone. */
 const visible = (viewer: string) => `(m.owner IS NULL OR m.owner = ${viewer})`
 
@@ -73,9 +76,9 @@ export const statements = {
       ORDER BY m.id LIMIT 1) x`),
   newest: statement('newest', `SELECT ${columns('$2')} FROM messages m WHERE m.conv_key = $1 AND ${visible('$2')}
     ORDER BY m.server_time DESC, m.seq DESC, m.id DESC LIMIT 1`),
-  older: statement('older', `SELECT ${columns('$2')} FROM messages m WHERE ${range}
+  older: statement('older', `SELECT ${pageColumns} FROM messages m WHERE ${range}
     ORDER BY m.server_time DESC, m.seq DESC, m.id DESC LIMIT $10`),
-  newer: statement('newer', `SELECT ${columns('$2')} FROM messages m WHERE ${range}
+  newer: statement('newer', `SELECT ${pageColumns} FROM messages m WHERE ${range}
     ORDER BY m.server_time, m.seq, m.id LIMIT $10`),
 
   /** The content goes, and the media references with it. */

@@ -16,6 +16,8 @@ const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url))
 const COLUMNS = `id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, revoker, content,
   (id <= coalesce((SELECT up_to_id FROM clears c WHERE c.conv_key = messages.conv_key AND c.user_id = @viewer), 0)
    OR EXISTS (SELECT 1 FROM deletions d WHERE d.conv_key = messages.conv_key AND d.user_id = @viewer AND d.message_id = messages.id)) AS deleted`
+/** The columns of a history page: its range already leaves out what the viewer deleted. */
+const PAGE_COLUMNS = 'id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, revoker, content, 0 AS deleted'
 const VISIBLE = '(owner IS NULL OR owner = @viewer)'
 
 
@@ -78,10 +80,10 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
      AND id > coalesce((SELECT up_to_id FROM clears c WHERE c.conv_key = @convKey AND c.user_id = @viewer), 0)
      AND NOT EXISTS (SELECT 1 FROM deletions d WHERE d.conv_key = @convKey AND d.user_id = @viewer AND d.message_id = messages.id)`
   const older = db.prepare<Record<string, unknown>, Row>(
-    `SELECT ${COLUMNS} FROM messages INDEXED BY messages_history WHERE ${range}
+    `SELECT ${PAGE_COLUMNS} FROM messages INDEXED BY messages_history WHERE ${range}
      ORDER BY server_time DESC, seq DESC, id DESC LIMIT @limit`)
   const newer = db.prepare<Record<string, unknown>, Row>(
-    `SELECT ${COLUMNS} FROM messages INDEXED BY messages_history WHERE ${range}
+    `SELECT ${PAGE_COLUMNS} FROM messages INDEXED BY messages_history WHERE ${range}
      ORDER BY server_time, seq, id LIMIT @limit`)
   const revoke = db.prepare<{ id: number, revoker: string }>(
     `UPDATE messages SET status = 6, revoker = @revoker, elem_mask = 0, content = '{"message_elem_array":[]}' WHERE id = @id`)
