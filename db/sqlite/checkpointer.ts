@@ -11,6 +11,8 @@ const { parentPort, workerData } = require('node:worker_threads')
 const Database = require(workerData.module)
 const db = new Database(workerData.file)
 db.pragma('busy_timeout = 5000')
+// It only copies WAL frames into the file: no use for a page cache of its own.
+db.pragma('cache_size = 64')
 db.pragma('synchronous = ' + workerData.synchronous)
 const checkpoint = () => {
   try { db.pragma('wal_checkpoint(PASSIVE)') } catch { /* busy or closing: the next tick tries again */ }
