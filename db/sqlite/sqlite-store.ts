@@ -49,13 +49,12 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
   db.pragma('wal_autocheckpoint = 10000')
   const checkpointer = startCheckpointer(file, synchronous)
 
-  const nextSeq = db.prepare<[string], { last_seq: number }>(
-    'INSERT INTO conversations (conv_key, last_seq) VALUES (?, 1) ' +
-    'ON CONFLICT (conv_key) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq')
-  // A sent message's time never goes below the last sent one's: (time, seq) keeps commit order.
-  const nextSeqTimed = db.prepare<[string, number], { last_seq: number, last_time: number }>(
-    'INSERT INTO conversations (conv_key, last_seq, last_time) VALUES (?, 1, ?) ' +
-    'ON CONFLICT (conv_key) DO UPDATE SET last_seq = last_seq + 1, last_time = max(last_time, excluded.last_time) RETURNING last_seq, last_time')
+  // A sent message's time never goes below the last sent one's: (time, seq) keeps commit
+  // order. An import keeps its time (null here) and so leaves last_time as it is.
+  const nextSeq = db.prepare<{ convKey: string, time: number | null }, { last_seq: number, last_time: number }>(
+    'INSERT INTO conversations (conv_key, last_seq, last_time) VALUES (@convKey, 1, coalesce(@time, 0)) ' +
+    'ON CONFLICT (conv_key) DO UPDATE SET last_seq = last_seq + 1, last_time = max(last_time, coalesce(@time, last_time)) RETURNING last_seq, last_time')
+  const setSeq = db.prepare<[number, number, string]>('UPDATE conversations SET last_seq = ?, last_time = ? WHERE conv_key = ?')
   const insert = db.prepare<unknown[]>(
     'INSERT INTO messages (conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content) ' +
     'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
@@ -132,6 +131,33 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
            SELECT 1 FROM group_members gm WHERE gm.group_id = substr(r.conv_key, 7) AND gm.user_id = @viewer))))))
        ORDER BY r.message_id DESC LIMIT 1)`)
 
+  /**
+   * Seqs handed out by the running write: a conversation's row is upserted for its first
+   * message and counted here for the rest (a 1000-message import: one upsert, not 1000),
+   * then written back by withSeqs before the write's transaction commits. Every write
+   * that inserts messages runs inside withSeqs.
+   */
+  const counted = new Map<string, { seq: number, time: number, dirty: boolean }>()
+  const nextSeqOf = (convKey: string, time: number | null): { seq: number, time: number } => {
+    const c = counted.get(convKey)
+    if (c === undefined) {
+      const row = nextSeq.get({ convKey, time })!
+      counted.set(convKey, { seq: row.last_seq, time: row.last_time, dirty: false })
+      return { seq: row.last_seq, time: row.last_time }
+    }
+    c.seq += 1
+    if (time !== null) c.time = Math.max(c.time, time)
+    c.dirty = true
+    return { seq: c.seq, time: c.time }
+  }
+  const withSeqs = <T>(run: () => T): T => {
+    counted.clear()
+    const result = run()
+    for (const [convKey, c] of counted) if (c.dirty) setSeq.run(c.seq, c.time, convKey)
+    counted.clear()
+    return result
+  }
+
   const insertOne = (m: NewMessage): StoredMessage => {
     if (m.origin === Origin.Imported) {
       const existing = imported.get(m.convKey, m.sender, m.serverTime, m.rand)
@@ -140,11 +166,9 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
     let seq = 0
     let serverTime = m.serverTime
     if (m.owner === null && m.origin !== Origin.Imported) {
-      const next = nextSeqTimed.get(m.convKey, m.serverTime)!
-      seq = next.last_seq
-      serverTime = next.last_time
+      ({ seq, time: serverTime } = nextSeqOf(m.convKey, m.serverTime))
     } else if (m.owner === null) {
-      seq = nextSeq.get(m.convKey)!.last_seq
+      seq = nextSeqOf(m.convKey, null).seq
     }
     const id = Number(insert.run(m.convKey, seq, m.sender, m.owner, serverTime, m.clientTime, m.rand, m.status, m.origin, m.elemMask, JSON.stringify(m.content)).lastInsertRowid)
     for (const ref of mediaRefsOf(m.content)) insertRef.run(ref, m.convKey, id)
@@ -191,7 +215,7 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
   return {
     kind: 'sqlite',
     async insertMessages (messages) {
-      return write(() => messages.map(insertOne))
+      return write(() => withSeqs(() => messages.map(insertOne)))
     },
     async allocateId () {
       return write(allocate)
@@ -248,7 +272,7 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
       await write(() => clearFor.run(convKey, userId, convKey))
     },
     async createGroup (group, tips) {
-      return write(() => createGroup(group, tips, Math.floor(Date.now() / 1000)))
+      return write(() => withSeqs(() => createGroup(group, tips, Math.floor(Date.now() / 1000))))
     },
     async getGroup (groupId) {
       const g = getGroup.get(groupId)
@@ -261,7 +285,7 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
       }
     },
     async changeGroup (groupId, change, tips) {
-      return write(() => changeGroup(groupId, change.userId, change.role, tips))
+      return write(() => withSeqs(() => changeGroup(groupId, change.userId, change.role, tips)))
     },
     async claimIdempotencyKey (owner, key, requestHash, now) {
       return write(() => claim(owner, key, requestHash, now))
