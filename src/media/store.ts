@@ -64,11 +64,15 @@ class Meter extends Transform {
   }
 }
 
+/** Upload records kept in memory (oldest dropped first). */
+const RECORD_CACHE_SIZE = 10_000
+
 export class MediaStore {
   readonly #tmp: string
   readonly #blobs: string
   readonly #uploads: string
   readonly #maxBytes: number
+  readonly #records = new Map<string, UploadRecord>()
 
   /**
    * Creates the directories and clears what a crash left half-received. Only files idle
@@ -154,8 +158,14 @@ export class MediaStore {
 
   async get (id: string): Promise<UploadRecord | undefined> {
     if (!UPLOAD_ID.test(id)) return undefined
+    const cached = this.#records.get(id)
+    if (cached !== undefined) return cached
     try {
-      return JSON.parse(await readFile(join(this.#uploads, `${id}.json`), 'utf8')) as UploadRecord
+      const record = JSON.parse(await readFile(join(this.#uploads, `${id}.json`), 'utf8')) as UploadRecord
+      // Records never change once written: a download or a send need not read the file again.
+      if (this.#records.size >= RECORD_CACHE_SIZE) this.#records.delete(this.#records.keys().next().value!)
+      this.#records.set(id, record)
+      return record
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw err
