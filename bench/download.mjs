@@ -16,7 +16,7 @@ import { Buffer } from 'node:buffer'
 import { spawn } from 'node:child_process'
 import process from 'node:process'
 import { URL } from 'node:url'
-import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -24,6 +24,7 @@ import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Agent, request } from 'undici'
 import { signUserSig } from '../dist/src/auth/usersig.js'
+import { freePort, median, memory, waitFor } from './lib.mjs'
 
 const SIZE = Number(process.env.BENCH_BYTES ?? 1024 ** 3)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -35,20 +36,7 @@ function child (args, env) {
   return proc
 }
 
-async function waitFor (url) {
-  for (let i = 0; i < 200; i++) {
-    try {
-      const res = await request(url)
-      await res.body.dump()
-      return
-    } catch {
-      await sleep(50)
-    }
-  }
-  throw new Error(`${url} did not come up`)
-}
-
-const status = (pid, key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024
+const status = memory
 
 /** Downloads `url` into nothing, counting bytes; seconds taken and the gateway's RSS growth. */
 async function measure (dispatcher, url, headers, gatewayPid) {
@@ -64,8 +52,6 @@ async function measure (dispatcher, url, headers, gatewayPid) {
   if (bytes !== SIZE) throw new Error(`${url}: got ${bytes} bytes, expected ${SIZE}`)
   return { seconds, mbps: SIZE / MB / seconds, rssGrowth: status(gatewayPid, 'VmHWM') - rssBefore }
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 async function main () {
   const dir = mkdtempSync(join(tmpdir(), 'timgate-bench-'))
@@ -87,7 +73,7 @@ async function main () {
 
     const appId = 1400000001
     const key = 'bench-secret'
-    const port = 18000 + Math.floor(Math.random() * 2000)
+    const port = await freePort()
     const gateway = child([join(root, 'dist/src/server.js')], {
       HOST: '127.0.0.1',
       PORT: String(port),

@@ -35,16 +35,16 @@
 // BENCH_SCENARIOS=send. The profiler slows both: its numbers are for attribution only.
 // BENCH_BASELINE_EXTRA_READS=2 (diagnostic) gives the baseline's send the gateway's two
 // extra point reads, to show what those round trips cost.
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import process from 'node:process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { URL } from 'node:url'
 import { fetch } from 'undici'
+import { clientPortsOf, cpuOf, cpuTimes, fmt, freePort, machineCpu, median, memory, stop, waitFor } from './lib.mjs'
 
 const env = process.env
 const PG_URL = env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -76,109 +76,6 @@ const KEY = 'bench-pg-secret'
 const SENDER = 'alice'
 const HIST_PEER = 'hist'
 const TEXT = 'hello from the PostgreSQL benchmark'
-
-// --- measuring processes through /proc ---------------------------------------------------
-
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
-  } catch {
-    return 100
-  }
-})()
-
-/** User and system CPU seconds of a process (zero once it is gone). */
-function cpuTimes (pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
-    return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK }
-  } catch {
-    return { user: 0, sys: 0 }
-  }
-}
-
-const cpuOf = (pid) => {
-  const t = cpuTimes(pid)
-  return t.user + t.sys
-}
-
-/**
- * Local ports of the TCP connections that process `pid` has open to `serverPort`: its pool's
- * connections, which pg_stat_activity names by client_port. Other users of the same
- * PostgreSQL server (tests running beside the benchmark) are so left out of its numbers.
- */
-function clientPortsOf (pid, serverPort) {
-  const inodes = new Set()
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))
-      if (m !== null) inodes.add(m[1])
-    } catch {
-      // closed meanwhile
-    }
-  }
-  const ports = []
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    if (!existsSync(table)) continue
-    for (const row of readFileSync(table, 'utf8').split('\n').slice(1)) {
-      const f = row.trim().split(/\s+/)
-      if (f.length < 10 || !inodes.has(f[9])) continue
-      if (parseInt(f[2].split(':')[1], 16) === serverPort) ports.push(parseInt(f[1].split(':')[1], 16))
-    }
-  }
-  return ports
-}
-
-/** Busy and total jiffies of the whole machine. */
-function machineCpu () {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
-  const idle = f[3] + f[4]
-  const total = f.reduce((a, b) => a + b, 0)
-  return { busy: total - idle, total }
-}
-
-const memory = (pid, key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024
-
-// --- small helpers -----------------------------------------------------------------------
-
-async function freePort () {
-  const srv = createServer()
-  srv.listen(0, '127.0.0.1')
-  await once(srv, 'listening')
-  const { port } = srv.address()
-  srv.close()
-  await once(srv, 'close')
-  return port
-}
-
-async function waitFor (url, child) {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`${url}: the server exited with ${child.exitCode}`)
-    try {
-      const res = await fetch(url)
-      await res.arrayBuffer()
-      if (res.ok) return
-    } catch {
-      // not listening yet
-    }
-    await sleep(50)
-  }
-  throw new Error(`${url} did not come up`)
-}
-
-async function stop (child, ms = 15_000) {
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
-  child.kill('SIGTERM')
-  const timer = sleep(ms, 'timeout', { ref: false })
-  if (await Promise.race([once(child, 'exit'), timer]) === 'timeout') {
-    child.kill('SIGKILL')
-    await once(child, 'exit')
-  }
-}
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-const fmt = (n, digits = 0) => Number.isFinite(n) ? n.toFixed(digits) : '-'
 
 // --- the run -----------------------------------------------------------------------------
 
