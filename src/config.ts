@@ -30,6 +30,11 @@ const level: Parser<string> = (raw, name) => {
   if (!levels.includes(raw)) throw new ConfigError(`${name} must be one of ${levels.join(', ')}, got "${raw}"`)
   return raw
 }
+const sqliteSync: Parser<'NORMAL' | 'FULL'> = (raw, name) => {
+  const v = raw.trim().toUpperCase()
+  if (v !== 'NORMAL' && v !== 'FULL') throw new ConfigError(`${name} must be normal or full, got "${raw}"`)
+  return v
+}
 const postgresUrl: Parser<string> = (raw, name) => {
   if (!/^postgres(ql)?:\/\//.test(raw)) throw new ConfigError(`${name} must be a postgres:// URL`)
   return raw
@@ -57,6 +62,7 @@ const spec = {
   revokeWindowS: { env: 'TIM_REVOKE_WINDOW_S', parse: integer(0, 2 ** 31), fallback: '120' },
   databaseUrl: { env: 'DATABASE_URL', parse: postgresUrl, fallback: undefined },
   pgPoolSize: { env: 'TIM_PG_POOL_SIZE', parse: integer(1, 1000), fallback: '10' },
+  sqliteSync: { env: 'TIM_SQLITE_SYNC', parse: sqliteSync, fallback: 'normal' },
   downloadAllowedHosts: { env: 'TIM_DOWNLOAD_ALLOWED_HOSTS', parse: hostList, fallback: '' },
   downloadTimeoutMs: { env: 'TIM_DOWNLOAD_TIMEOUT_MS', parse: integer(1, 3_600_000), fallback: '30000' },
   mediaMaxBytes: { env: 'TIM_MEDIA_MAX_BYTES', parse: integer(1, Number.MAX_SAFE_INTEGER), fallback: '104857600' },

@@ -53,6 +53,7 @@ t.test('when nothing but the data dir is set, then every variable has its docume
     mediaMaxBytes: 104857600,
     rateLimit: 1000,
     pgPoolSize: 10,
+    sqliteSync: 'NORMAL',
     logLevel: 'info',
   })
   t.equal(config.databaseUrl, undefined)
@@ -87,6 +88,7 @@ t.test('when every variable is set to a good value, then each is parsed as its t
     TIM_MEDIA_MAX_BYTES: '2048',
     TIM_RATE_LIMIT: '0',
     TIM_PG_POOL_SIZE: '5',
+    TIM_SQLITE_SYNC: 'full',
     LOG_LEVEL: 'debug',
   })
   t.same(config, {
@@ -103,6 +105,7 @@ t.test('when every variable is set to a good value, then each is parsed as its t
     mediaMaxBytes: 2048,
     rateLimit: 0,
     pgPoolSize: 5,
+    sqliteSync: 'FULL',
     logLevel: 'debug',
   })
   t.ok(statSync(dir).isDirectory(), 'the data dir is created')
@@ -185,6 +188,8 @@ const badValues: Array<[string, string]> = [
   ['TIM_MEDIA_MAX_BYTES', '100MB'],
   ['TIM_RATE_LIMIT', '-5'],
   ['TIM_RATE_LIMIT', 'lots'],
+  ['TIM_SQLITE_SYNC', 'off'],
+  ['TIM_SQLITE_SYNC', 'extra'],
   ['TIM_SDKAPPID', 'abc'],
   ['TIM_SDKAPPID', '0'],
   ['TIM_SECRET_KEY', ''],
