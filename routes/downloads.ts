@@ -3,7 +3,7 @@ import { DownloadService } from '../src/media/download.js'
 import { sendContent } from '../src/media/respond.js'
 import { ContentParams, ContentQuery, DownloadElemParam, DownloadHeaders, DownloadResponses } from '../src/media/schemas.js'
 import { ErrorBody } from '../src/messages/schemas.js'
-import { errors } from './responses.js'
+import { downloadLimited, errors } from './responses.js'
 
 const tags = ['media']
 const refused = { ...ErrorBody, description: 'a group the caller is not in (10007); a remote URL the gateway will not fetch (6010): not http(s), not allow-listed, or a forbidden address' }
@@ -16,6 +16,7 @@ const downloadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/conversations/:conversationID/messages/:msgID/elements/:index/content', {
     // Fastify's HEAD twin would fetch the whole content to discard it.
     exposeHeadRoute: false,
+    config: { download: true },
     schema: {
       tags,
       operationId: 'downloadElement',
@@ -25,7 +26,7 @@ const downloadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       params: ContentParams,
       querystring: ContentQuery,
       headers: DownloadHeaders,
-      response: { ...DownloadResponses, ...errors(400, 401, 502, 504), 403: refused, 404: notFound },
+      response: { ...DownloadResponses, ...errors(400, 401, 502, 504), 403: refused, 404: notFound, 429: downloadLimited },
     },
   }, async (request, reply) => {
     const { conversationID, msgID, index } = request.params
@@ -34,6 +35,7 @@ const downloadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/downloads', {
+    config: { download: true },
     schema: {
       tags,
       operationId: 'downloadElementByParam',
@@ -42,7 +44,7 @@ const downloadRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'the answer is that element\'s content, as for GET …/elements/{index}/content.',
       body: DownloadElemParam,
       headers: DownloadHeaders,
-      response: { ...DownloadResponses, ...errors(400, 401, 413, 415, 502, 504), 403: refused, 404: notFound },
+      response: { ...DownloadResponses, ...errors(400, 401, 413, 415, 502, 504), 403: refused, 404: notFound, 429: downloadLimited },
     },
   }, async (request, reply) => {
     const p = request.body

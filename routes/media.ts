@@ -7,7 +7,7 @@ import { sendContent } from '../src/media/respond.js'
 import { DownloadHeaders, DownloadResponses, Upload, UploadBody, UploadParams } from '../src/media/schemas.js'
 import { ReceivedUpload, type UploadRecord } from '../src/media/store.js'
 import { ErrorBody } from '../src/messages/schemas.js'
-import { errors } from './responses.js'
+import { downloadLimited, errors } from './responses.js'
 
 const tags = ['media']
 const view = (u: UploadRecord) => ({ id: u.id, url: `/media/${u.id}`, size: u.size, content_type: u.content_type, sha256: u.sha256 })
@@ -41,7 +41,7 @@ const mediaRoutes: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/media', {
-    config: { idempotent: true },
+    config: { idempotent: true, upload: true },
     schema: {
       tags,
       operationId: 'uploadMedia',
@@ -69,6 +69,7 @@ const mediaRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/media/:id', {
     // Fastify's HEAD twin would read the whole file to discard it.
     exposeHeadRoute: false,
+    config: { download: true },
     schema: {
       tags,
       operationId: 'getMedia',
@@ -76,7 +77,7 @@ const mediaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'The uploader (or the admin) only; anyone else gets 404. Ranges and ETag as for element downloads.',
       params: UploadParams,
       headers: DownloadHeaders,
-      response: { ...DownloadResponses, ...errors(400, 401, 404) },
+      response: { ...DownloadResponses, ...errors(400, 401, 404), 429: downloadLimited },
     },
   }, async (request, reply) => sendContent(request, reply, await downloads.ofUpload(request.identity, request.params.id), app.upstream))
 }

@@ -5,6 +5,7 @@ const WHY: Record<number, string> = {
   401: 'missing, malformed, wrongly signed, wrong-app or expired UserSig (70001, 70002, 70003, 70009, 70013, 70014)',
   403: 'not allowed for the caller (10007); revoke window passed (20016 C2C, 10031 group); a remote download target refused (6010)',
   404: 'unknown message, anchor or group (6021, 10010)',
+  408: 'the JSON body did not arrive within TIM_BODY_TIMEOUT_MS of the headers (6012); the connection is closed',
   409: 'Idempotency-Key reused with another request (6017) or still in progress (6015); group ID taken (10021)',
   413: 'request body too large (80002); upload too large (7005)',
   429: 'over TIM_RATE_LIMIT for this identity (9506); see Retry-After',
@@ -16,9 +17,16 @@ const WHY: Record<number, string> = {
 
 /**
  * The error responses of a route: `{code, desc}` under each status it can answer. A
- * route that takes a UserSig (401) is rate limited too (429).
+ * route that takes a UserSig (401) is rate limited too (429); one that reads a JSON body
+ * (415) may time out receiving it (408).
  */
 export function errors (...statuses: Array<keyof typeof WHY>) {
-  const all = statuses.includes(401) ? [...statuses, 429] : statuses
+  const all = [...statuses, ...(statuses.includes(401) ? [429] : []), ...(statuses.includes(415) ? [408] : [])]
   return Object.fromEntries(all.map(s => [s, { ...ErrorBody, description: WHY[s] }]))
+}
+
+/** The 429 of the download routes (`config.download`): two limits of their own besides the request rate. */
+export const downloadLimited = {
+  ...ErrorBody,
+  description: 'over TIM_RATE_LIMIT or TIM_DOWNLOAD_RATE_LIMIT for this identity (9506), or TIM_DOWNLOAD_CONCURRENCY downloads of this identity already in progress (9507); see Retry-After',
 }

@@ -13,6 +13,9 @@ import metrics from './plugins/metrics.js'
 import store from './plugins/store.js'
 import idempotency from './plugins/idempotency.js'
 import rateLimit from './plugins/rate-limit.js'
+import downloadLimits from './plugins/download-limits.js'
+import bodyTimeout, { answerClientError } from './plugins/request-timeouts.js'
+import drain from './plugins/drain.js'
 import upstream from './media/upstream.js'
 import type { Dispatcher } from 'undici'
 import messageRoutes from '../routes/messages.js'
@@ -122,6 +125,10 @@ export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: B
     // A client must finish sending its request (headers and body) within 5 minutes:
     // enough for the largest upload on a slow link, not for a connection held open forever.
     requestTimeout: 300_000,
+    // Headers must arrive within TIM_BODY_TIMEOUT_MS, and JSON bodies after them too (plugins/request-timeouts.ts);
+    // Node checks the headers of open connections every connectionsCheckingInterval.
+    http: { headersTimeout: config.bodyTimeoutMs, connectionsCheckingInterval: Math.min(30_000, Math.max(100, config.bodyTimeoutMs)) },
+    clientErrorHandler: answerClientError,
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id']
@@ -211,6 +218,14 @@ export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: B
   await app.register(metrics)
   await app.register(identity, { sdkAppId: config.sdkAppId, secretKey: config.secretKey, adminIdentifier: config.adminIdentifier })
   await app.register(rateLimit, { perSecond: config.rateLimit, adminIdentifier: config.adminIdentifier, ...(nowMs !== undefined && { now: nowMs }) })
+  await app.register(downloadLimits, {
+    perSecond: config.downloadRateLimit,
+    concurrency: config.downloadConcurrency,
+    adminIdentifier: config.adminIdentifier,
+    ...(nowMs !== undefined && { now: nowMs }),
+  })
+  await app.register(bodyTimeout, { timeoutMs: config.bodyTimeoutMs })
+  await app.register(drain)
   await app.register(store, {
     dataDir: config.dataDir,
     databaseUrl: config.databaseUrl,

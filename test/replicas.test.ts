@@ -3,12 +3,8 @@ import { spawn } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Config, Env } from '../src/config.js'
 import { signUserSig } from '../src/auth/usersig.js'
-import { tempDir, testConfig, text, freePort, type TestContext } from './helper.js'
+import { CONFIG_VARS, tempDir, testConfig, text, freePort, type TestContext } from './helper.js'
 
-/** The variables of CONTRACT §2 (and the pool size): a replica gets them from the test, not from the run. */
-const CONTRACT_VARS = ['HOST', 'PORT', 'TIM_DATA_DIR', 'TIM_SDKAPPID', 'TIM_SECRET_KEY', 'TIM_ADMIN_IDENTIFIER',
-  'TIM_REVOKE_WINDOW_S', 'DATABASE_URL', 'TIM_PG_POOL_SIZE', 'TIM_DOWNLOAD_ALLOWED_HOSTS', 'TIM_DOWNLOAD_TIMEOUT_MS',
-  'TIM_MEDIA_MAX_BYTES', 'TIM_RATE_LIMIT', 'LOG_LEVEL']
 
 type Msg = Record<string, unknown> & { message_msg_id: string, message_seq: number, message_rand: number, message_server_time: number }
 interface Answer { status: number, body: unknown, headers: Headers }
@@ -21,7 +17,7 @@ interface Replica { base: string, stderr: () => string }
 async function startReplica (t: TestContext, config: Config): Promise<Replica> {
   const port = await freePort()
   const env: Env = { ...process.env }
-  for (const name of CONTRACT_VARS) delete env[name]
+  for (const name of CONFIG_VARS) delete env[name]
   Object.assign(env, {
     HOST: '127.0.0.1',
     PORT: String(port),

@@ -1,0 +1,40 @@
+import fp from 'fastify-plugin'
+import type { Socket } from 'node:net'
+
+/**
+ * Closing drains: a connection with a response in progress stays until that response has
+ * closed; every other one is closed at once, or as soon as it has no response in
+ * progress. Node's server.close() alone closes only the connections idle at that moment:
+ * a keep-alive connection whose response finishes later would stay for keepAliveTimeout,
+ * and one that has sent no request yet (clients open spare connections) until
+ * headersTimeout, past the process's grace period.
+ */
+export default fp(async (app) => {
+  /** Every open connection and the number of its responses in progress. */
+  const connections = new Map<Socket, number>()
+  let draining = false
+  const closeIfIdle = (socket: Socket) => {
+    // destroySoon: a finished response's last bytes are flushed before the close.
+    if (draining && connections.get(socket) === 0) socket.destroySoon()
+  }
+
+  app.server.on('connection', (socket: Socket) => {
+    connections.set(socket, 0)
+    socket.once('close', () => connections.delete(socket))
+    closeIfIdle(socket)
+  })
+  app.server.on('request', (request, response) => {
+    const socket = request.socket
+    if (!connections.has(socket)) return
+    connections.set(socket, connections.get(socket)! + 1)
+    response.once('close', () => {
+      if (!connections.has(socket)) return
+      connections.set(socket, connections.get(socket)! - 1)
+      closeIfIdle(socket)
+    })
+  })
+  app.addHook('preClose', async () => {
+    draining = true
+    for (const socket of connections.keys()) closeIfIdle(socket)
+  })
+}, { name: 'timgate-drain' })
