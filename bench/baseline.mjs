@@ -24,6 +24,7 @@
 import { createReadStream, statSync } from 'node:fs'
 import { createServer } from 'node:http'
 import process from 'node:process'
+import { MESSAGE_SCHEMA as message } from './lib.mjs'
 
 const env = process.env
 const mode = process.argv[2]
@@ -41,26 +42,6 @@ function ready (port, close) {
   process.send(port)
 }
 
-/** The body schema of a Message, as much as a naive server would check. */
-const message = {
-  type: 'object',
-  required: ['message_elem_array'],
-  properties: {
-    message_elem_array: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        required: ['elem_type'],
-        properties: { elem_type: { type: 'integer' }, text_elem_content: { type: 'string' } },
-      },
-    },
-    message_sender: { type: 'string' },
-    message_client_time: { type: 'integer' },
-    message_server_time: { type: 'integer' },
-    message_rand: { type: 'integer' },
-  },
-}
 const params = { type: 'object', properties: { conversationID: { type: 'string', minLength: 5, maxLength: 80 } }, required: ['conversationID'] }
 
 async function bare () {

@@ -169,3 +169,24 @@ export function formatTable (head, rows, leftColumns = 2) {
   const line = (row) => row.map((c, i) => i < leftColumns || i === row.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])).join('  ').trimEnd()
   return [line(table[0]), line(widths.map(w => '-'.repeat(w))), ...table.slice(1).map(line)]
 }
+
+/** The body schema of a Message, as much as a naive baseline server checks. */
+export const MESSAGE_SCHEMA = {
+  type: 'object',
+  required: ['message_elem_array'],
+  properties: {
+    message_elem_array: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['elem_type'],
+        properties: { elem_type: { type: 'integer' }, text_elem_content: { type: 'string' } },
+      },
+    },
+    message_sender: { type: 'string' },
+    message_client_time: { type: 'integer' },
+    message_server_time: { type: 'integer' },
+    message_rand: { type: 'integer' },
+  },
+}

@@ -44,7 +44,7 @@ import process from 'node:process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { URL } from 'node:url'
 import { fetch } from 'undici'
-import { clientPortsOf, cpuOf, cpuTimes, fmt, freePort, machineCpu, median, memory, stop, waitFor } from './lib.mjs'
+import { clientPortsOf, cpuOf, cpuTimes, fmt, freePort, machineCpu, median, memory, MESSAGE_SCHEMA, stop, waitFor } from './lib.mjs'
 
 const env = process.env
 const PG_URL = env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -470,23 +470,7 @@ async function baselineServer () {
   app.post('/conversations/:conversationID/messages', {
     schema: {
       params,
-      body: {
-        type: 'object',
-        required: ['message_elem_array'],
-        properties: {
-          message_elem_array: {
-            type: 'array',
-            minItems: 1,
-            items: {
-              type: 'object',
-              required: ['elem_type'],
-              properties: { elem_type: { type: 'integer' }, text_elem_content: { type: 'string' } },
-            },
-          },
-          message_client_time: { type: 'integer' },
-          message_rand: { type: 'integer' },
-        },
-      },
+      body: MESSAGE_SCHEMA,
     },
   }, async (request) => {
     const now = Math.floor(Date.now() / 1000)
