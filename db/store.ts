@@ -129,10 +129,11 @@ export interface Store {
 
   /** Takes an Idempotency-Key for a request, or says what became of it before. */
   claimIdempotencyKey (owner: string, key: string, requestHash: string, now: number): Promise<IdempotencyClaim>
-  completeIdempotencyKey (owner: string, key: string, status: number, body: string): Promise<void>
   releaseIdempotencyKey (owner: string, key: string): Promise<void>
-  /** Rewrites every recorded response whose body contains `needle` (a revoked message's id). */
-  scrubIdempotentResponses (needle: string, scrub: (body: string) => string): Promise<void>
+  /** Records a response; the message ids in its body (msgIdsIn) are kept for scrubbing. */
+  completeIdempotencyKey (owner: string, key: string, status: number, body: string): Promise<void>
+  /** Rewrites every recorded response that carries message `msgId` (a revoked message). */
+  scrubIdempotentResponses (msgId: string, scrub: (body: string) => string): Promise<void>
 
   /** Liveness: resolves when the database answers. */
   ping (): Promise<void>
@@ -181,6 +182,11 @@ export function mediaRefsOf (content: MessageContent): string[] {
   }
   return [...refs]
 }
+
+const MSG_ID_IN_JSON = /"message_msg_id":"([^"\\]*)"/g
+
+/** The distinct message_msg_id values anywhere in a recorded JSON response. */
+export const msgIdsIn = (body: string): string[] => [...new Set(Array.from(body.matchAll(MSG_ID_IN_JSON), m => m[1]!))]
 
 /** Idempotency keys are kept this long (CONTRACT §7). */
 export const IDEMPOTENCY_TTL_S = 24 * 3600

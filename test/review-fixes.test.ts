@@ -85,3 +85,23 @@ t.test('when the database does not answer, then /health is 503 {code, desc}', as
   t.equal(res.statusCode, 503)
   t.equal(res.json().code, 6019)
 })
+
+t.test('when one message of a batch sent with an Idempotency-Key is revoked, then a replay shows only that one as a tombstone', async t => {
+  const g = await build(t)
+  const headers = { 'idempotency-key': 'k-batch-revoke' }
+  const body = { msg_batch_send_param_identifier_array: ['bob', 'carol'], msg_batch_send_param_msg: text('batch secret') }
+  const sent = await g.call('alice', 'POST', '/messages/batch', body, headers)
+  t.equal(sent.statusCode, 200)
+  const [toBob, toCarol] = sent.json() as Array<{ msg_batch_send_result_msg: Record<string, unknown> }>
+  const other = await g.call('alice', 'POST', '/conversations/c2c_dave/messages', text('unrelated'), { 'idempotency-key': 'k-unrelated' })
+  t.equal((await g.call('alice', 'POST', '/conversations/c2c_bob/revoke', toBob!.msg_batch_send_result_msg)).statusCode, 200)
+
+  const replay = await g.call('alice', 'POST', '/messages/batch', body, headers)
+  t.equal(replay.headers['idempotent-replayed'], 'true')
+  const [bobAgain, carolAgain] = replay.json() as Array<{ msg_batch_send_result_msg: Record<string, unknown> }>
+  t.equal(bobAgain!.msg_batch_send_result_msg.message_status, 6, 'the revoked one is a tombstone')
+  t.same(bobAgain!.msg_batch_send_result_msg.message_elem_array, [])
+  t.same(carolAgain, toCarol, 'the other recipient\'s result is as it was')
+  const otherAgain = await g.call('alice', 'POST', '/conversations/c2c_dave/messages', text('unrelated'), { 'idempotency-key': 'k-unrelated' })
+  t.equal(otherAgain.body, other.body, 'a response that does not carry the message is not rewritten')
+})

@@ -1,7 +1,7 @@
 import pg from 'pg'
 import { fileURLToPath } from 'node:url'
 import {
-  historyBounds, IDEMPOTENCY_PENDING_S, IDEMPOTENCY_TTL_S, mediaRefsOf, Origin,
+  historyBounds, IDEMPOTENCY_PENDING_S, IDEMPOTENCY_TTL_S, mediaRefsOf, msgIdsIn, Origin,
   type Group, type GroupRole, type HistoryQuery, type IdempotencyClaim, type NewMessage, type Store, type StoredMessage,
 } from '../store.js'
 import { migrate } from './migrate.js'
@@ -235,14 +235,14 @@ export async function openPgStore (url: string, options: PgStoreOptions = {}): P
       })
     },
     async completeIdempotencyKey (owner, key, status, body) {
-      await run(pool, sql.completeKey, [status, body, owner, key])
+      await run(pool, sql.completeKey, [status, body, owner, key, msgIdsIn(body)])
     },
     async releaseIdempotencyKey (owner, key) {
       await run(pool, sql.releaseKey, [owner, key])
     },
-    async scrubIdempotentResponses (needle, scrub) {
+    async scrubIdempotentResponses (msgId, scrub) {
       await transaction(pool, async client => {
-        const { rows } = await run<{ owner: string, key: string, body: string }>(client, sql.keysMentioning, [needle])
+        const { rows } = await run<{ owner: string, key: string, body: string }>(client, sql.keysCarrying, [msgId])
         for (const row of rows) await run(client, sql.rewriteKey, [scrub(row.body), row.owner, row.key])
       })
     },

@@ -124,11 +124,16 @@ export const statements = {
   expireKeys: statement('expire_keys', 'DELETE FROM idempotency_keys WHERE created_at < $1'),
   retakeKey: statement('retake_key', `UPDATE idempotency_keys SET created_at = $1
     WHERE owner = $2 AND key = $3 AND request_hash = $4 AND status IS NULL AND created_at < $5`),
-  keysMentioning: statement('keys_mentioning', 'SELECT owner, key, body FROM idempotency_keys WHERE strpos(body, $1) > 0 FOR UPDATE'),
+  keysCarrying: statement('keys_carrying', `SELECT k.owner, k.key, k.body FROM idempotency_refs r
+    JOIN idempotency_keys k ON k.owner = r.owner AND k.key = r.key WHERE r.msg_id = $1 FOR UPDATE OF k`),
   rewriteKey: statement('rewrite_key', 'UPDATE idempotency_keys SET body = $1 WHERE owner = $2 AND key = $3'),
   claimKey: statement('claim_key', `INSERT INTO idempotency_keys (owner, key, request_hash, created_at) VALUES ($1, $2, $3, $4)
     ON CONFLICT DO NOTHING`),
   getKey: statement('get_key', 'SELECT request_hash, status, body, created_at FROM idempotency_keys WHERE owner = $1 AND key = $2'),
-  completeKey: statement('complete_key', 'UPDATE idempotency_keys SET status = $1, body = $2 WHERE owner = $3 AND key = $4'),
+  /** Records the response and the message ids it carries ($5), in one statement. */
+  completeKey: statement('complete_key', `WITH k AS (
+      UPDATE idempotency_keys SET status = $1, body = $2 WHERE owner = $3 AND key = $4 RETURNING owner, key)
+    INSERT INTO idempotency_refs (msg_id, owner, key) SELECT m, k.owner, k.key FROM k, unnest($5::text[]) AS m
+    ON CONFLICT DO NOTHING`),
   releaseKey: statement('release_key', 'DELETE FROM idempotency_keys WHERE owner = $1 AND key = $2'),
 } as const

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3'
 import { fileURLToPath } from 'node:url'
 import {
-  historyBounds, IDEMPOTENCY_PENDING_S, IDEMPOTENCY_TTL_S, mediaRefsOf, Origin,
+  historyBounds, IDEMPOTENCY_PENDING_S, IDEMPOTENCY_TTL_S, mediaRefsOf, msgIdsIn, Origin,
   type Group, type GroupRole, type HistoryQuery, type IdempotencyClaim, type Locator, type NewMessage, type Store, type StoredMessage,
 } from '../store.js'
 import { migrate } from './migrate.js'
@@ -112,8 +112,9 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
   const expireKeys = db.prepare('DELETE FROM idempotency_keys WHERE created_at < ?')
   const retakeKey = db.prepare<[number, string, string, string, number]>(
     'UPDATE idempotency_keys SET created_at = ? WHERE owner = ? AND key = ? AND request_hash = ? AND status IS NULL AND created_at < ?')
-  const keysMentioning = db.prepare<[string], { owner: string, key: string, body: string }>(
-    'SELECT owner, key, body FROM idempotency_keys WHERE instr(body, ?) > 0')
+  const keysCarrying = db.prepare<[string], { owner: string, key: string, body: string }>(
+    'SELECT k.owner, k.key, k.body FROM idempotency_refs r JOIN idempotency_keys k ON k.owner = r.owner AND k.key = r.key WHERE r.msg_id = ?')
+  const insertKeyRef = db.prepare<[string, string, string]>('INSERT OR IGNORE INTO idempotency_refs (msg_id, owner, key) VALUES (?, ?, ?)')
   const rewriteKey = db.prepare('UPDATE idempotency_keys SET body = ? WHERE owner = ? AND key = ?')
   const completeKey = db.prepare('UPDATE idempotency_keys SET status = ?, body = ? WHERE owner = ? AND key = ?')
   const releaseKey = db.prepare('DELETE FROM idempotency_keys WHERE owner = ? AND key = ?')
@@ -291,14 +292,17 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
       return write(() => claim(owner, key, requestHash, now))
     },
     async completeIdempotencyKey (owner, key, status, body) {
-      await write(() => completeKey.run(status, body, owner, key))
+      await write(() => {
+        completeKey.run(status, body, owner, key)
+        for (const msgId of msgIdsIn(body)) insertKeyRef.run(msgId, owner, key)
+      })
     },
     async releaseIdempotencyKey (owner, key) {
       await write(() => releaseKey.run(owner, key))
     },
-    async scrubIdempotentResponses (needle, scrub) {
+    async scrubIdempotentResponses (msgId, scrub) {
       await write(() => {
-        for (const row of keysMentioning.all(needle)) rewriteKey.run(scrub(row.body), row.owner, row.key)
+        for (const row of keysCarrying.all(msgId)) rewriteKey.run(scrub(row.body), row.owner, row.key)
       })
     },
     async ping () {

@@ -240,7 +240,7 @@ export class MessageService {
       // A replayed Idempotency-Key response must not bring the content back. Scrubbed
       // first, so that the revoke's checkpoint also clears the old response from the WAL.
       const msgId = formatMsgId(m.id, m.clientTime, m.rand)
-      await this.#store.scrubIdempotentResponses(`"message_msg_id":"${msgId}"`, body => scrubbed(body, msgId, who.actAs))
+      await this.#store.scrubIdempotentResponses(msgId, body => scrubbed(body, msgId, who.actAs))
       await this.#store.revoke(m.id, who.actAs)
     }
     const tombstone = await this.#store.getMessage(conv.key, who.actAs, m.id)
