@@ -6,6 +6,7 @@ import { Ajv, type Options as AjvOptions } from 'ajv'
 import { randomUUID } from 'node:crypto'
 import { isUtf8 } from 'node:buffer'
 import sjson from 'secure-json-parse'
+import pino from 'pino'
 import type { Config } from './config.js'
 import { catalogue, Errors, TimError } from './errors.js'
 import identity from './auth/identity.js'
@@ -117,7 +118,10 @@ export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: B
       req: (req: { method: string, url: string, headers: Record<string, string | string[] | undefined>, ip?: string }) =>
         ({ method: req.method, url: req.url, remoteAddress: req.ip, userAgent: req.headers['user-agent'] }),
     },
-    ...(logStream !== undefined && { stream: logStream }),
+    // Synchronous writes to stdout by default: pino's asynchronous default buffers every
+    // line that the output (a file, a pipe to a log shipper) has not taken yet, and under
+    // sustained load that buffer grew without bound (100+ MB in 90 s, then out of memory).
+    stream: logStream ?? pino.destination({ dest: 1, sync: true }),
   }
   const app = Fastify({
     logger,
