@@ -5,7 +5,7 @@ import {
   type Group, type GroupRole, type HistoryQuery, type IdempotencyClaim, type Locator, type NewMessage, type Store, type StoredMessage,
 } from '../store.js'
 import { migrate } from './migrate.js'
-import { groupCommit } from './group-commit.js'
+import { groupCommit, type Write } from './group-commit.js'
 import { startCheckpointer } from './checkpointer.js'
 import { rowToMessage as toMessage, type MessageRow as Row } from '../rows.js'
 
@@ -135,8 +135,8 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
   /**
    * Seqs handed out by the running write: a conversation's row is upserted for its first
    * message and counted here for the rest (a 1000-message import: one upsert, not 1000),
-   * then written back by withSeqs before the write's transaction commits. Every write
-   * that inserts messages runs inside withSeqs.
+   * then written back by withSeqs before the write's transaction commits. `write` runs
+   * every write inside withSeqs.
    */
   const counted = new Map<string, { seq: number, time: number, dirty: boolean }>()
   const nextSeqOf = (convKey: string, time: number | null): { seq: number, time: number } => {
@@ -179,8 +179,10 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
       status: m.status, origin: m.origin, revoker: null, deleted: false, content: m.content,
     }
   }
-  // Each write below runs inside the transaction that group commit opens for it.
-  const write = groupCommit(db)
+  // Each write below runs inside the transaction that group commit opens for it, and
+  // inside withSeqs, so that any write may insert messages.
+  const commit = groupCommit(db)
+  const write: Write = (run, options) => commit(() => withSeqs(run), options)
   const revokeOne = (id: number, revoker: string) => {
     revoke.run({ id, revoker })
     deleteRefs.run(id)
@@ -216,7 +218,7 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
   return {
     kind: 'sqlite',
     async insertMessages (messages) {
-      return write(() => withSeqs(() => messages.map(insertOne)))
+      return write(() => messages.map(insertOne))
     },
     async allocateId () {
       return write(allocate)
@@ -273,7 +275,7 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
       await write(() => clearFor.run(convKey, userId, convKey))
     },
     async createGroup (group, tips) {
-      return write(() => withSeqs(() => createGroup(group, tips, Math.floor(Date.now() / 1000))))
+      return write(() => createGroup(group, tips, Math.floor(Date.now() / 1000)))
     },
     async getGroup (groupId) {
       const g = getGroup.get(groupId)
@@ -286,7 +288,7 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
       }
     },
     async changeGroup (groupId, change, tips) {
-      return write(() => withSeqs(() => changeGroup(groupId, change.userId, change.role, tips)))
+      return write(() => changeGroup(groupId, change.userId, change.role, tips))
     },
     async claimIdempotencyKey (owner, key, requestHash, now) {
       return write(() => claim(owner, key, requestHash, now))
