@@ -1,7 +1,9 @@
 /**
- * The store port: everything the message service needs from a database, asynchronous
- * so that the SQLite and PostgreSQL adapters share it. Adapters map rows to these
- * shapes field by field; nothing here knows HTTP.
+ * The store ports: what the services need from a database, one small asynchronous
+ * interface per capability, so that the SQLite and PostgreSQL adapters share them (and a
+ * contract suite, test/store/, holds both to them). The ports take data, not the SDK's
+ * JSON: conversation keys are opaque, participants come as columns, the content of a
+ * message is a document the store keeps and gives back as it was given.
  */
 
 /** The client-given part of a message that is stored as one JSON document. */
@@ -10,6 +12,16 @@ export type MessageContent = Record<string, unknown> & { message_elem_array: Arr
 /** How a message entered the history. */
 export const Origin = { Sent: 0, Imported: 1, Saved: 2, Server: 3 } as const
 export type Origin = typeof Origin[keyof typeof Origin]
+
+/**
+ * A conversation as the store keeps it: an opaque key (the services make it) and who
+ * takes part. A C2C thread names its two users; a group has none here, its members are
+ * the group's (GroupStore).
+ */
+export interface ConvRef {
+  key: string
+  users?: readonly [string, string]
+}
 
 export interface StoredMessage {
   /** message_unique_id: positive, below 2^53, never reused. */
@@ -23,7 +35,7 @@ export interface StoredMessage {
   serverTime: number
   clientTime: number
   rand: number
-  /** TIMMsgStatus as stored: 2 sent, 5 imported/saved, 6 revoked. */
+  /** The status as the service stored it. */
   status: number
   origin: Origin
   revoker: string | null
@@ -33,7 +45,7 @@ export interface StoredMessage {
 }
 
 export interface NewMessage {
-  convKey: string
+  conv: ConvRef
   sender: string
   owner: string | null
   serverTime: number
@@ -41,9 +53,19 @@ export interface NewMessage {
   rand: number
   status: number
   origin: Origin
-  /** Bit n set when the message has an element of TIMElemType n. */
+  /** Bit n set when the message has an element of type n (history filters on it). */
   elemMask: number
   content: MessageContent
+  /** The id and url values of its media elements: what MessageStore.findByRef finds it by. */
+  refs: readonly string[]
+}
+
+/** What a revoke leaves of a message: the service decides its form. */
+export interface Tombstone {
+  status: number
+  revoker: string
+  content: MessageContent
+  elemMask: number
 }
 
 /** A position in a conversation's history order (server_time, seq, id). */
@@ -66,6 +88,40 @@ export interface HistoryQuery {
 
 export interface Locator { seq: number, rand: number, time: number }
 
+export interface MessageStore {
+  /**
+   * Stores messages in one transaction, allocating each shared message the next seq of
+   * its conversation and saved ones seq 0; ids grow in commit order. All or nothing. An
+   * imported message whose sender, time and rand are already imported there (or earlier
+   * in the same call) comes back as stored.
+   */
+  insert (messages: NewMessage[]): Promise<StoredMessage[]>
+  /** A fresh unique id for a message that is never stored (online messages). */
+  allocateId (): Promise<number>
+  /** A message by its unique id, if it is in that conversation and visible to viewer. */
+  get (convKey: string, viewer: string, id: number): Promise<StoredMessage | undefined>
+  /** One answer per locator, in order (of several matches the first stored); undefined where nothing visible matches. */
+  findByLocators (convKey: string, viewer: string, locators: Locator[]): Promise<Array<StoredMessage | undefined>>
+  /** The newest visible message of a conversation (deleted or not). */
+  newest (convKey: string, viewer: string): Promise<StoredMessage | undefined>
+  /** A page of history in walking order, without the viewer's deletions. */
+  history (query: HistoryQuery): Promise<StoredMessage[]>
+  /** Replaces a message by its tombstone; its media references go with its content. */
+  revoke (convKey: string, id: number, tombstone: Tombstone): Promise<void>
+  /**
+   * The newest message `viewer` may see that carries `ref` (NewMessage.refs): one of a C2C
+   * thread `viewer` is one of the users of, one of a group it is a member of now (any
+   * group with `anyGroup`), or a saved message it owns.
+   */
+  findByRef (ref: string, viewer: string, anyGroup?: boolean): Promise<StoredMessage | undefined>
+  /** Moves a user's read point forward to `to`; never backward. */
+  markRead (convKey: string, userId: string, to: HistoryPosition): Promise<void>
+  readPoint (convKey: string, userId: string): Promise<HistoryPosition | undefined>
+  deleteFor (convKey: string, userId: string, messageId: number): Promise<void>
+  /** Deletes, for the user, every message the conversation holds now. */
+  clearFor (convKey: string, userId: string): Promise<void>
+}
+
 export const GroupRole = { Member: 0, Admin: 1, Owner: 2 } as const
 export type GroupRole = typeof GroupRole[keyof typeof GroupRole]
 
@@ -80,63 +136,58 @@ export interface Group {
 /** A membership change: set a user's role, or remove the user (role null). */
 export interface GroupChange { userId: string, role: GroupRole | null }
 
-export type IdempotencyClaim =
-  | { state: 'claimed' }
-  | { state: 'mismatch' }
-  | { state: 'pending' }
-  | { state: 'done', status: number, body: string }
-
-export interface Store {
-  readonly kind: string
-  /**
-   * Stores messages in one transaction, allocating each shared message the next seq
-   * of its conversation and saved ones seq 0. All or nothing. An imported message
-   * whose sender, time and rand are already imported there comes back as stored.
-   */
-  insertMessages (messages: NewMessage[]): Promise<StoredMessage[]>
-  /** A fresh unique id for a message that is never stored (online messages). */
-  allocateId (): Promise<number>
-  /** A message by its unique id, if it is in that conversation and visible to viewer. */
-  getMessage (convKey: string, viewer: string, id: number): Promise<StoredMessage | undefined>
-  /** One answer per locator, in order; undefined where nothing visible matches. */
-  findByLocators (convKey: string, viewer: string, locators: Locator[]): Promise<Array<StoredMessage | undefined>>
-  /** The newest visible message of a conversation (deleted or not). */
-  newest (convKey: string, viewer: string): Promise<StoredMessage | undefined>
-  /** A page of history in walking order, without the viewer's deletions. */
-  listHistory (query: HistoryQuery): Promise<StoredMessage[]>
-  /** Revokes: status 6, content emptied (its media references too), revoker recorded. */
-  revoke (id: number, revoker: string): Promise<void>
-  /**
-   * The newest message `viewer` may see whose media elements carry `ref` as an id or url
-   * value (mediaRefsOf): a C2C message of a thread `viewer` is in, a message of a group it
-   * is a member of now, or a saved message it owns. Revoked messages carry none.
-   */
-  findMessageByRef (ref: string, viewer: string, anyGroup?: boolean): Promise<StoredMessage | undefined>
-  /** Moves a user's read point forward to `to`; never backward. */
-  markRead (convKey: string, userId: string, to: HistoryPosition): Promise<void>
-  readPoint (convKey: string, userId: string): Promise<HistoryPosition | undefined>
-  deleteFor (convKey: string, userId: string, messageId: number): Promise<void>
-  /** Deletes, for the user, every message the conversation holds now. */
-  clearFor (convKey: string, userId: string): Promise<void>
-
-  createGroup (group: Group, tips: NewMessage | undefined): Promise<boolean>
-  getGroup (groupId: string): Promise<Group | undefined>
+/** Groups, keyed by their conversation's key (a membership change and its tips stay together). */
+export interface GroupStore {
+  /** Creates the group with its members and tips message; false (nothing written) when the key is taken. */
+  create (convKey: string, group: Group, tips: NewMessage | undefined): Promise<boolean>
+  get (convKey: string): Promise<Group | undefined>
   /**
    * Applies a membership change and appends its group-tips message, atomically;
    * false (and nothing written) when the user already has that role (or is already out).
    */
-  changeGroup (groupId: string, change: GroupChange, tips: NewMessage): Promise<boolean>
+  change (convKey: string, change: GroupChange, tips: NewMessage): Promise<boolean>
+}
 
-  /** Takes an Idempotency-Key for a request, or says what became of it before. */
-  claimIdempotencyKey (owner: string, key: string, requestHash: string, now: number): Promise<IdempotencyClaim>
-  releaseIdempotencyKey (owner: string, key: string): Promise<void>
-  /** Records a response; the message ids in its body (msgIdsIn) are kept for scrubbing. */
-  completeIdempotencyKey (owner: string, key: string, status: number, body: string): Promise<void>
-  /** Rewrites every recorded response that carries message `msgId` (a revoked message). */
-  scrubIdempotentResponses (msgId: string, scrub: (body: string) => string): Promise<void>
+/** An Idempotency-Key of one caller. */
+export interface KeyRef { owner: string, key: string }
 
+/** A key as recorded: pending (status null) or with its response. */
+export interface KeyRecord { requestHash: string, createdAt: number, status: number | null, body: string | null }
+
+/** A recorded response, for rewriting. */
+export interface RecordedResponse extends KeyRef { body: string }
+
+export interface IdempotencyStore {
+  /**
+   * Records `k` as pending for `requestHash` at `now`, and answers null. A record made
+   * before `expiredBefore` is forgotten first; a pending record of the same request made
+   * before `staleBefore` is taken over (null too). Otherwise nothing changes and the
+   * record as it stands is the answer.
+   */
+  take (k: KeyRef, requestHash: string, now: number, bounds: { expiredBefore: number, staleBefore: number }): Promise<KeyRecord | null>
+  /** Records the response of a pending key, and the message ids its body carries. */
+  complete (k: KeyRef, status: number, body: string, msgIds: readonly string[]): Promise<void>
+  /** Forgets a key (its request failed). */
+  release (k: KeyRef): Promise<void>
+  /** Every recorded response that carries message `msgId`. */
+  carrying (msgId: string): Promise<RecordedResponse[]>
+  /**
+   * Replaces recorded bodies, each only where it is still `was` (two revokes may rewrite
+   * one response at once); answers the keys whose body had changed, to read again.
+   */
+  rewrite (changes: ReadonlyArray<RecordedResponse & { was: string }>): Promise<KeyRef[]>
+  /** Forgets every key recorded before `before`; answers how many. */
+  sweep (before: number): Promise<number>
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres'
+  readonly messages: MessageStore
+  readonly groups: GroupStore
+  readonly idempotency: IdempotencyStore
   /** Liveness: resolves when the database answers. */
   ping (): Promise<void>
+  /** Closes the database; a second call does nothing. */
   close (): Promise<void>
 }
 
@@ -161,37 +212,3 @@ export function historyBounds (q: HistoryQuery): { lo: HistoryPosition, hi: Hist
   }
   return { lo, hi }
 }
-
-/** By TIMElemType (1 image, 2 sound, 4 file, 9 video): the keys that hold a media element's bytes by reference (CONTRACT §5). */
-export const MEDIA_REFS_BY_TYPE: Readonly<Record<number, readonly string[]>> = {
-  1: ['image_elem_orig_id', 'image_elem_orig_url', 'image_elem_large_id', 'image_elem_large_url', 'image_elem_thumb_id', 'image_elem_thumb_url'],
-  2: ['sound_elem_file_id', 'sound_elem_url'],
-  4: ['file_elem_file_id', 'file_elem_url'],
-  9: ['video_elem_video_id', 'video_elem_video_url', 'video_elem_image_id', 'video_elem_image_url'],
-}
-const MEDIA_REF_KEYS: readonly string[] = Object.values(MEDIA_REFS_BY_TYPE).flat()
-
-/** Every distinct non-empty id/url value of a message's media elements: what findMessageByRef finds it by. */
-export function mediaRefsOf (content: MessageContent): string[] {
-  const refs = new Set<string>()
-  for (const elem of content.message_elem_array) {
-    for (const key of MEDIA_REF_KEYS) {
-      const v = elem[key]
-      if (typeof v === 'string' && v !== '') refs.add(v)
-    }
-  }
-  return [...refs]
-}
-
-const MSG_ID_IN_JSON = /"message_msg_id":"([^"\\]*)"/g
-
-/** The distinct message_msg_id values anywhere in a recorded JSON response. */
-export const msgIdsIn = (body: string): string[] => [...new Set(Array.from(body.matchAll(MSG_ID_IN_JSON), m => m[1]!))]
-
-/** Idempotency keys are kept this long (CONTRACT §7). */
-export const IDEMPOTENCY_TTL_S = 24 * 3600
-/**
- * A key still pending after this long belongs to a request that died (a crash between
- * its write and the record of its response): the same request may take it over.
- */
-export const IDEMPOTENCY_PENDING_S = 60

@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { DownloadService } from '../src/media/download.js'
 import { sendContent } from '../src/media/respond.js'
 import { ContentParams, ContentQuery, DownloadElemParam, DownloadHeaders, DownloadResponses } from '../src/media/schemas.js'
 import { ErrorBody } from '../src/messages/schemas.js'
@@ -11,8 +10,6 @@ const notFound = { ...ErrorBody, description: 'no such message the caller may se
 
 /** TIMMsgDownloadElemToPath: an element's bytes, by position or by the SDK's parameter. */
 const downloadRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const downloads = new DownloadService(app.messages, app.store, app.media)
-
   app.get('/conversations/:conversationID/messages/:msgID/elements/:index/content', {
     // Fastify's HEAD twin would fetch the whole content to discard it.
     exposeHeadRoute: false,
@@ -30,7 +27,7 @@ const downloadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   }, async (request, reply) => {
     const { conversationID, msgID, index } = request.params
-    const content = await downloads.ofElement(request.identity, conversationID, msgID, index, request.query)
+    const content = await app.downloads.ofElement(request.identity, conversationID, msgID, index, request.query)
     return sendContent(request, reply, content, app.upstream)
   })
 
@@ -48,7 +45,7 @@ const downloadRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   }, async (request, reply) => {
     const p = request.body
-    const content = await downloads.ofParam(request.identity, {
+    const content = await app.downloads.ofParam(request.identity, {
       ...(p.msg_download_elem_param_type !== undefined && { type: p.msg_download_elem_param_type }),
       ...(p.msg_download_elem_param_id !== undefined && { id: p.msg_download_elem_param_id }),
       ...(p.msg_download_elem_param_url !== undefined && { url: p.msg_download_elem_param_url }),

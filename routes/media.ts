@@ -2,10 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError, FastifyRequest } from 'fastify'
 import type { Readable } from 'node:stream'
 import { Errors } from '../src/errors.js'
-import { DownloadService } from '../src/media/download.js'
 import { sendContent } from '../src/media/respond.js'
 import { DownloadHeaders, DownloadResponses, Upload, UploadBody, UploadParams } from '../src/media/schemas.js'
-import { ReceivedUpload, type UploadRecord } from '../src/media/store.js'
+import { ReceivedUpload, type UploadRecord } from '../src/media/uploads.js'
 import { ErrorBody } from '../src/messages/schemas.js'
 import { downloadLimited, errors } from './responses.js'
 
@@ -18,8 +17,6 @@ const view = (u: UploadRecord) => ({ id: u.id, url: `/media/${u.id}`, size: u.si
  * and no other route sees the catch-all parser.
  */
 const mediaRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const downloads = new DownloadService(app.messages, app.store, app.media)
-
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', async (request: FastifyRequest, payload: Readable) => {
     const type = request.headers['content-type']?.trim() ?? 'application/octet-stream'
@@ -27,12 +24,12 @@ const mediaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       throw Errors.mediaType('multipart bodies are not read: send the file\'s bytes as the body with their own Content-Type (curl --data-binary @file -H "Content-Type: image/png")')
     }
     const length = request.headers['content-length']
-    return app.media.receive(payload, type, length === undefined ? undefined : Number(length))
+    return app.uploads.receive(payload, type, length === undefined ? undefined : Number(length))
   })
   // Received bytes that were not committed (an error, a replayed Idempotency-Key) go
   // before the answer leaves, so no client sees them linger.
   app.addHook('onSend', async (request) => {
-    if (request.body instanceof ReceivedUpload) await app.media.discard(request.body)
+    if (request.body instanceof ReceivedUpload) await app.uploads.discard(request.body)
   })
   app.setErrorHandler((err: FastifyError) => {
     // The app's handler would say "must be application/json"; any well-formed type is fine here.
@@ -62,7 +59,7 @@ const mediaRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const received = request.body as ReceivedUpload | undefined
     if (received === undefined || received.size === 0) throw Errors.mediaEmpty()
-    const upload = await app.media.commit(received, request.identity.actAs, app.messages.now())
+    const upload = await app.uploads.commit(received, request.identity.actAs, app.messages.now())
     return reply.code(201).header('location', `/media/${upload.id}`).send(view(upload))
   })
 
@@ -79,7 +76,7 @@ const mediaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       headers: DownloadHeaders,
       response: { ...DownloadResponses, ...errors(400, 401, 404), 429: downloadLimited },
     },
-  }, async (request, reply) => sendContent(request, reply, await downloads.ofUpload(request.identity, request.params.id), app.upstream))
+  }, async (request, reply) => sendContent(request, reply, await app.downloads.ofUpload(request.identity, request.params.id), app.upstream))
 }
 
 export default mediaRoutes

@@ -50,7 +50,7 @@ export function tempDir (t: TestContext): string {
  * A fresh schema of the PostgreSQL database at `base`, as a DATABASE_URL (`?schema=`: the
  * store creates it); dropped after the test.
  */
-function freshSchema (t: TestContext, base: string): string {
+export function freshSchema (t: TestContext, base: string): string {
   const schema = `t_${randomBytes(8).toString('hex')}`
   t.teardown(async () => {
     const client = new pg.Client({ connectionString: base })

@@ -24,7 +24,7 @@ t.test('when a key was left pending by a request that died, then the same reques
   const url = '/conversations/c2c_bob/messages'
   const body = text('after a crash')
   const hash = createHash('sha256').update(`POST ${url}\n${JSON.stringify(body)}`).digest('hex')
-  t.same(await g.app.store.claimIdempotencyKey('alice\nalice', 'k-crash', hash, clock), { state: 'claimed' }, 'claimed, never completed')
+  t.same(await g.app.idempotency.claim({ owner: 'alice\nalice', key: 'k-crash' }, hash), { state: 'claimed' }, 'claimed, never completed')
   clock += 61
   const res = await g.call('alice', 'POST', url, body, { 'idempotency-key': 'k-crash' })
   t.equal(res.statusCode, 200)

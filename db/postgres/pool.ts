@@ -37,6 +37,9 @@ export type Queryable = Pick<pg.Pool, 'query'>
 /** A statement prepared once per connection (pg names it), run with positional values. */
 export interface Statement { name: string, text: string }
 
+/** A named statement: pg prepares it once per connection. */
+export const statement = (name: string, text: string): Statement => ({ name: `timgate_${name}`, text })
+
 export async function run<R extends pg.QueryResultRow> (db: Queryable, stmt: Statement, values: unknown[]): Promise<pg.QueryResult<R>> {
   return db.query<R>({ name: stmt.name, text: stmt.text, values })
 }

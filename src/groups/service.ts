@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { Errors } from '../errors.js'
-import { GroupRole, Origin, type Group, type GroupChange, type NewMessage, type Store } from '../../db/store.js'
+import { GroupRole, Origin, type Group, type GroupChange, type GroupStore, type NewMessage } from '../../db/store.js'
 import { groupKey, isGroupId, isUserId } from '../messages/ids.js'
 import { roleOf, type Identity, type MessageService } from '../messages/service.js'
 import { ElemType } from '../messages/schemas.js'
@@ -30,10 +30,10 @@ export const groupView = (g: Group): GroupView => ({
 
 /** Minimal group management: enough to make membership real, each change a group-tips message. */
 export class GroupService {
-  readonly #store: Store
+  readonly #store: GroupStore
   readonly #messages: MessageService
 
-  constructor (store: Store, messages: MessageService) {
+  constructor (store: GroupStore, messages: MessageService) {
     this.#store = store
     this.#messages = messages
   }
@@ -51,7 +51,7 @@ export class GroupService {
       members: [{ userId: who.actAs, role: GroupRole.Owner }, ...invited.map(userId => ({ userId, role: GroupRole.Member }))],
     }
     const tips = invited.length === 0 ? undefined : this.#tips(group, who.actAs, TipType.Invite, invited)
-    if (!await this.#store.createGroup(group, tips)) throw Errors.groupIdInUse(groupId)
+    if (!await this.#store.create(groupKey(groupId), group, tips)) throw Errors.groupIdInUse(groupId)
     return groupView(group)
   }
 
@@ -95,7 +95,7 @@ export class GroupService {
 
   async #memberView (who: Identity, groupId: string): Promise<Group> {
     if (!isGroupId(groupId)) throw Errors.invalidGroupId(groupId)
-    const group = await this.#store.getGroup(groupId)
+    const group = await this.#store.get(groupKey(groupId))
     if (group === undefined) throw Errors.groupNotFound(groupId)
     if (!who.isAdmin && roleOf(group, who.actAs) === undefined) throw Errors.permissionDenied(`"${who.actAs}" is not a member of group "${groupId}"`)
     return group
@@ -115,7 +115,7 @@ export class GroupService {
         ? [...group.members, { userId: change.userId, role: change.role }]
         : group.members.map(m => m.userId === change.userId ? { ...m, role: change.role! } : m)
     const after = { ...group, members }
-    const applied = await this.#store.changeGroup(group.groupId, change, this.#tips(after, who.actAs, tip, [change.userId]))
+    const applied = await this.#store.change(groupKey(group.groupId), change, this.#tips(after, who.actAs, tip, [change.userId]))
     // A racing identical change got there first: answer the group as it now is.
     return applied ? groupView(after) : groupView(await this.#memberView(who, group.groupId))
   }
@@ -124,7 +124,7 @@ export class GroupService {
   #tips (group: Group, opUser: string, tip: TipType, users: string[]): NewMessage {
     const now = this.#messages.now()
     return {
-      convKey: groupKey(group.groupId),
+      conv: { key: groupKey(group.groupId) },
       sender: opUser,
       owner: null,
       serverTime: now,
@@ -145,6 +145,7 @@ export class GroupService {
           group_tips_elem_member_num: group.members.length,
         }],
       },
+      refs: [],
     }
   }
 }

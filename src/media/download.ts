@@ -1,8 +1,9 @@
 import { Errors } from '../errors.js'
-import type { Store } from '../../db/store.js'
+import type { MessageStore } from '../../db/store.js'
 import type { Identity, MessageService } from '../messages/service.js'
 import { ElemType } from '../messages/schemas.js'
-import type { MediaStore, UploadRecord } from './store.js'
+import { MEDIA_SLOTS, type MediaSlot as Slot } from '../messages/elements.js'
+import type { UploadStore, UploadRecord } from './uploads.js'
 
 /**
  * Which bytes a download means (CONTRACT §6, TIMMsgDownloadElemToPath): an element of a
@@ -15,23 +16,8 @@ export type Content =
   | { kind: 'stored', upload: UploadRecord, file: string, fileName?: string }
   | { kind: 'remote', url: string, fileName?: string }
 
-/** The id and url keys of one downloadable thing in an element, and its TIMDownloadType. */
-interface Slot { id: string, url: string, type?: number }
-
 export const Rendition = { orig: 'orig', large: 'large', thumb: 'thumb' } as const
 export type Rendition = keyof typeof Rendition
-
-const image = (r: Rendition): Slot => ({ id: `image_elem_${r}_id`, url: `image_elem_${r}_url` })
-/** Images have no TIMDownloadType (tim-reference.md §2.3): any type value finds them. */
-const SLOTS: Record<number, Record<string, Slot>> = {
-  [ElemType.Image]: { orig: image('orig'), large: image('large'), thumb: image('thumb') },
-  [ElemType.Sound]: { sound: { id: 'sound_elem_file_id', url: 'sound_elem_url', type: 3 } },
-  [ElemType.File]: { file: { id: 'file_elem_file_id', url: 'file_elem_url', type: 1 } },
-  [ElemType.Video]: {
-    video: { id: 'video_elem_video_id', url: 'video_elem_video_url', type: 2 },
-    snapshot: { id: 'video_elem_image_id', url: 'video_elem_image_url', type: 0 },
-  },
-}
 
 type Elem = Record<string, unknown>
 const text = (v: unknown): string | undefined => typeof v === 'string' && v !== '' ? v : undefined
@@ -41,14 +27,14 @@ const filled = (elem: Elem, slot: Slot) => text(elem[slot.id]) !== undefined || 
 export interface DownloadParam { type?: number, id?: string, url?: string }
 
 export class DownloadService {
-  constructor (readonly messages: MessageService, readonly store: Store, readonly media: MediaStore) {}
+  constructor (readonly messages: MessageService, readonly store: MessageStore, readonly media: UploadStore) {}
 
   /** GET …/elements/{index}/content: images default to orig, then large, then thumb; videos to the video. */
   async ofElement (who: Identity, conversationId: string, msgId: string, index: number, choice: { rendition?: Rendition, snapshot?: boolean }): Promise<Content> {
     const m = await this.messages.visible(who, conversationId, msgId)
     const elem = m.content.message_elem_array[index]
     if (elem === undefined) throw Errors.contentNotFound(`message "${msgId}" has no element ${index}`)
-    const slots = SLOTS[elem.elem_type as number]
+    const slots = MEDIA_SLOTS[elem.elem_type as number]
     if (slots === undefined) throw Errors.contentNotFound(`element ${index} (elem_type ${String(elem.elem_type)}) has no content to download`)
     let slot: Slot | undefined
     if (elem.elem_type === ElemType.Image) {
@@ -75,10 +61,11 @@ export class DownloadService {
       const same = (v: unknown) => typeof v === 'string' && names.includes(v)
       for (const name of names) {
         // The admin as itself reads any group (as in MessageService.access).
-        const m = await this.store.findMessageByRef(name, who.actAs, who.isAdmin && who.actAs === who.caller)
+        const m = await this.store.findByRef(name, who.actAs, who.isAdmin && who.actAs === who.caller)
         for (const elem of m?.content.message_elem_array ?? []) {
-          for (const slot of Object.values(SLOTS[elem.elem_type as number] ?? {})) {
-            if (param.type !== undefined && slot.type !== undefined && slot.type !== param.type) continue
+          for (const slot of Object.values(MEDIA_SLOTS[elem.elem_type as number] ?? {})) {
+            // Images have no TIMDownloadType (tim-reference.md §2.3): any type value finds them.
+            if (param.type !== undefined && slot.downloadType !== undefined && slot.downloadType !== param.type) continue
             if (same(elem[slot.url])) return this.#content(elem, slot, slot.url)
             if (same(elem[slot.id])) return this.#content(elem, slot, slot.id)
           }

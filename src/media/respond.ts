@@ -1,6 +1,7 @@
 import { open } from 'node:fs/promises'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { Errors, type TimError } from '../errors.js'
+import { Errors } from '../errors.js'
+import { sendError as error } from '../plugins/errors.js'
 import type { Content } from './download.js'
 import { contentDisposition, ifRangeAllows, noneMatch, parseRange, resolveRange } from './http-range.js'
 import { drop, type RemoteFetcher } from './remote.js'
@@ -33,8 +34,6 @@ const header = (request: FastifyRequest, name: string): string | undefined => {
   const v = request.headers[name]
   return typeof v === 'string' ? v : undefined
 }
-
-const error = (reply: FastifyReply, e: TimError) => reply.code(e.statusCode).send({ code: e.code, desc: e.message })
 
 export async function sendContent (request: FastifyRequest, reply: FastifyReply, content: Content, upstream: RemoteFetcher): Promise<FastifyReply> {
   return content.kind === 'stored' ? sendStored(request, reply, content) : sendRemote(request, reply, content, upstream)

@@ -1,4 +1,5 @@
 import { Errors } from '../errors.js'
+import type { ConvRef } from '../../db/store.js'
 
 /** TIMConvType */
 export const ConvType = { C2C: 1, Group: 2 } as const
@@ -12,20 +13,21 @@ export const isUserId = (s: string): boolean => s.length >= 1 && s.length <= 32 
 export const isGroupId = (s: string): boolean => s.length >= 1 && s.length <= 48 && PRINTABLE.test(s)
 
 /**
- * A conversation as addressed by one user. `key` names the shared thread in storage:
- * both ends of a C2C conversation get the same key.
+ * A conversation as addressed by one user, and as the store keeps it (a ConvRef): `key`
+ * names the shared thread, the same from both ends of a C2C conversation, whose two users
+ * are `users`.
  */
-export interface Conversation {
+export interface Conversation extends ConvRef {
   type: ConvType
   /** The peer's UserID (C2C) or the group ID, as the caller addresses it. */
   target: string
-  key: string
 }
 
-/** The storage key of the C2C thread between two users, the same from both ends. */
-export function c2cKey (a: string, b: string): string {
+/** The C2C thread between `viewer` and `peer`, as `viewer` addresses it. */
+export function c2cConversation (viewer: string, peer: string): Conversation {
+  const users: [string, string] = viewer < peer ? [viewer, peer] : [peer, viewer]
   // '\n' cannot occur in a UserID, so the pair is unambiguous.
-  return a < b ? `c2c:${a}\n${b}` : `c2c:${b}\n${a}`
+  return { type: ConvType.C2C, target: peer, key: `c2c:${users[0]}\n${users[1]}`, users }
 }
 
 export const groupKey = (groupId: string): string => `group:${groupId}`
@@ -37,7 +39,7 @@ export function parseConversationId (id: string, viewer: string): Conversation {
   const target = id.slice(cut + 1)
   if (prefix === 'c2c') {
     if (!isUserId(target)) throw Errors.invalidIdentifier(`"${target}" in conversation ID`)
-    return { type: ConvType.C2C, target, key: c2cKey(viewer, target) }
+    return c2cConversation(viewer, target)
   }
   if (prefix === 'group' && isGroupId(target)) {
     return { type: ConvType.Group, target, key: groupKey(target) }

@@ -1,5 +1,6 @@
 import { Errors } from '../errors.js'
-import { MEDIA_REFS_BY_TYPE, type MessageContent } from '../../db/store.js'
+import type { MessageContent } from '../../db/store.js'
+import { MEDIA_REFS_BY_TYPE } from './elements.js'
 import { ElemType, storedClientKeys, type MessageIn } from './schemas.js'
 
 /** CONTRACT §5: the serialized element array plus message_cloud_custom_str. */
@@ -50,7 +51,7 @@ export function toContent (msg: MessageIn, where = ''): { content: MessageConten
   return { content: content as MessageContent, elemMask }
 }
 
-/** What the rules ask of the upload store (src/media/store.ts). */
+/** What the rules ask of the upload store (src/media/uploads.ts). */
 export interface MediaRefs {
   /** The upload id an element value names (`up_…` or `/media/up_…`); undefined when it is not one of ours. */
   uploadIdOf (ref: string): string | undefined

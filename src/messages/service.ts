@@ -1,12 +1,15 @@
 import { createHash, randomInt } from 'node:crypto'
 import { Errors } from '../errors.js'
 import {
-  before, GroupRole, MEDIA_REFS_BY_TYPE, Origin, positionOf,
-  type Group, type HistoryPosition, type NewMessage, type Store, type StoredMessage,
+  before, GroupRole, Origin, positionOf,
+  type Group, type GroupStore, type HistoryPosition, type MessageStore, type NewMessage, type StoredMessage, type Tombstone,
 } from '../../db/store.js'
-import { c2cKey, ConvType, convIdFor, formatMsgId, isUserId, parseConversationId, parseMsgId, type Conversation } from './ids.js'
+import type { IdempotencyKeys } from '../idempotency/keys.js'
+import { c2cConversation, ConvType, convIdFor, formatMsgId, isUserId, parseConversationId, parseMsgId, type Conversation } from './ids.js'
+import { MEDIA_TYPES, mediaRefsOf } from './elements.js'
+import { withTombstone } from './recorded.js'
 import { checkMediaRefs, elemMaskOf, toContent, type MediaRefs } from './rules.js'
-import { storedClientKeys, type AnchorMessage, type BatchResult, type MessageIn, type MessageOut } from './schemas.js'
+import type { AnchorMessage, BatchResult, MessageIn, MessageOut } from './schemas.js'
 
 /** Who a request acts as (CONTRACT §3). */
 export interface Identity {
@@ -18,7 +21,10 @@ export interface Identity {
 }
 
 export interface MessageServiceOptions {
-  store: Store
+  messages: MessageStore
+  groups: GroupStore
+  /** The recorded Idempotency-Key responses: a revoked message's content leaves them too. */
+  recorded: IdempotencyKeys
   /** Seconds a sender may revoke; 0 = no limit. */
   revokeWindowS: number
   /** Unix seconds now; injectable for tests of time rules. */
@@ -52,37 +58,29 @@ interface Lens { viewer: string, read?: HistoryPosition, peerRead?: HistoryPosit
 
 const unixNow = () => Math.floor(Date.now() / 1000)
 /** The element types whose bytes come by reference: only they can name an upload. */
-const MEDIA_MASK = elemMaskOf(Object.keys(MEDIA_REFS_BY_TYPE).map(Number))
+const MEDIA_MASK = elemMaskOf(MEDIA_TYPES)
 /** How far ahead of the server's clock an imported or saved message's time may be. */
 const MAX_CLOCK_SKEW_S = 300
 const atOrBefore = (m: StoredMessage, point: HistoryPosition | undefined) => point !== undefined && !before(point, positionOf(m))
 export const roleOf = (group: Group, userId: string) => group.members.find(m => m.userId === userId)?.role
 
-/** A recorded response with every copy of message `msgId` turned into its tombstone. */
-function scrubbed (body: string, msgId: string, revoker: string): string {
-  const walk = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(walk)
-    if (typeof v !== 'object' || v === null) return v
-    const o = v as Record<string, unknown>
-    if (o.message_msg_id === msgId) {
-      const tomb: Record<string, unknown> = Object.fromEntries(Object.entries(o).filter(([k]) => !(storedClientKeys as readonly string[]).includes(k)))
-      return { ...tomb, message_elem_array: [], message_status: 6, message_revoker_user_id: revoker }
-    }
-    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, walk(x)]))
-  }
-  return JSON.stringify(walk(JSON.parse(body)))
-}
+/** What a revoke leaves of a message (CONTRACT §6): status 6, no elements, who revoked it. */
+const tombstone = (revoker: string): Tombstone => ({ status: 6, revoker, content: { message_elem_array: [] }, elemMask: 0 })
 
 /** The ten interfaces' meaning, over the store port. Nothing here knows HTTP. */
 export class MessageService {
-  readonly #store: Store
+  readonly #messages: MessageStore
+  readonly #groups: GroupStore
+  readonly #recorded: IdempotencyKeys
   readonly #revokeWindowS: number
   readonly #now: () => number
   readonly #onStored: (count: number) => void
   readonly #media: MediaRefs | undefined
 
   constructor (options: MessageServiceOptions) {
-    this.#store = options.store
+    this.#messages = options.messages
+    this.#groups = options.groups
+    this.#recorded = options.recorded
     this.#revokeWindowS = options.revokeWindowS
     this.#now = options.now ?? unixNow
     this.#onStored = options.onStored ?? (() => {})
@@ -97,7 +95,7 @@ export class MessageService {
   async access (who: Identity, conversationId: string): Promise<Access> {
     const conv = parseConversationId(conversationId, who.actAs)
     if (conv.type === ConvType.C2C) return conv
-    const group = await this.#store.getGroup(conv.target)
+    const group = await this.#groups.get(conv.key)
     if (group === undefined) throw Errors.groupNotFound(conv.target)
     // The admin reads any group as itself; acting for a user, it sees that user's side.
     const adminAsItself = who.isAdmin && who.actAs === who.caller
@@ -109,7 +107,7 @@ export class MessageService {
 
   /** Stores messages and counts them; the one way messages enter the store. */
   async store (messages: NewMessage[]): Promise<StoredMessage[]> {
-    const stored = await this.#store.insertMessages(messages)
+    const stored = await this.#messages.insert(messages)
     this.#onStored(messages.length)
     return stored
   }
@@ -166,9 +164,9 @@ export class MessageService {
     const checked = toContent(msg)
     await this.#checkMedia(who, sender, msg)
     const valid = unique.filter(isUserId)
-    const drafts = valid.map(to => this.#draft({ type: ConvType.C2C, target: to, key: c2cKey(sender, to) }, sender, msg, Origin.Sent, '', checked))
+    const drafts = valid.map(to => this.#draft(c2cConversation(sender, to), sender, msg, Origin.Sent, '', checked))
     const stored = msg.message_is_online_msg === true
-      ? await Promise.all(drafts.map(d => this.#store.allocateId().then(id => this.#transient(d, id))))
+      ? await Promise.all(drafts.map(d => this.#messages.allocateId().then(id => this.#transient(d, id))))
       : await this.store(drafts)
     const byRecipient = new Map(valid.map((to, i) => [to, stored[i]!]))
     return unique.map(to => {
@@ -192,7 +190,7 @@ export class MessageService {
     const anchor = opts.anchor === undefined ? undefined : await this.#locate(who, conv, opts.anchor, 'msg_getmsglist_param_last_msg')
     const timeFrom = opts.timeBegin
     const timeTo = opts.timePeriod !== undefined && opts.timePeriod > 0 ? (opts.timeBegin ?? 0) + opts.timePeriod : undefined
-    const page = await this.#store.listHistory({
+    const page = await this.#messages.history({
       convKey: conv.key,
       viewer: who.actAs,
       forward: opts.forward,
@@ -208,7 +206,7 @@ export class MessageService {
   /** TIMMsgFindByMsgLocatorList */
   async find (who: Identity, conversationId: string, locators: LocatorIn[]): Promise<MessageOut[]> {
     const conv = await this.access(who, conversationId)
-    const found = await this.#store.findByLocators(conv.key, who.actAs, locators.map(l => ({
+    const found = await this.#messages.findByLocators(conv.key, who.actAs, locators.map(l => ({
       seq: l.message_locator_seq,
       rand: l.message_locator_rand,
       time: l.message_locator_time,
@@ -220,14 +218,14 @@ export class MessageService {
   async markRead (who: Identity, conversationId: string, msg: AnchorMessage | undefined): Promise<void> {
     const conv = await this.access(who, conversationId)
     const target = msg === undefined ? undefined : await this.#locate(who, conv, msg, 'message')
-    const point = target ?? await this.#store.newest(conv.key, who.actAs)
-    if (point !== undefined) await this.#store.markRead(conv.key, who.actAs, positionOf(point))
+    const point = target ?? await this.#messages.newest(conv.key, who.actAs)
+    if (point !== undefined) await this.#messages.markRead(conv.key, who.actAs, positionOf(point))
   }
 
   /** TIMMsgRevoke */
   async revoke (who: Identity, conversationId: string, msg: AnchorMessage): Promise<MessageOut> {
     const conv = await this.access(who, conversationId)
-    const m = await this.#locate(who, conv, msg, 'message', true)
+    let m = await this.#locate(who, conv, msg, 'message', true)
     if (m.status !== 6) {
       const role = conv.group === undefined ? undefined : roleOf(conv.group, who.actAs)
       const moderator = who.isAdmin || role === GroupRole.Owner || role === GroupRole.Admin
@@ -237,22 +235,23 @@ export class MessageService {
           throw conv.type === ConvType.C2C ? Errors.revokeTimeLimitC2C(this.#revokeWindowS) : Errors.revokeTimeLimitGroup(this.#revokeWindowS)
         }
       }
-      // A replayed Idempotency-Key response must not bring the content back. Scrubbed
+      // A replayed Idempotency-Key response must not bring the content back. Rewritten
       // first, so that the revoke's checkpoint also clears the old response from the WAL.
       const msgId = formatMsgId(m.id, m.clientTime, m.rand)
-      await this.#store.scrubIdempotentResponses(msgId, body => scrubbed(body, msgId, who.actAs))
-      await this.#store.revoke(m.id, who.actAs)
+      await this.#recorded.rewriteCarrying(msgId, body => withTombstone(body, msgId, who.actAs))
+      const t = tombstone(who.actAs)
+      await this.#messages.revoke(conv.key, m.id, t)
+      m = { ...m, status: t.status, revoker: t.revoker, content: t.content }
     }
-    const tombstone = await this.#store.getMessage(conv.key, who.actAs, m.id)
-    return (await this.#views(conv, who.actAs, [tombstone!]))[0]!
+    return (await this.#views(conv, who.actAs, [m]))[0]!
   }
 
   /** TIMMsgDelete: one message, or (none given) the caller's whole history here. */
   async delete (who: Identity, conversationId: string, msg: AnchorMessage | string | undefined): Promise<void> {
     const conv = await this.access(who, conversationId)
     const m = msg === undefined ? undefined : await this.#locate(who, conv, msg, 'msg_delete_param_msg', true)
-    if (m === undefined) await this.#store.clearFor(conv.key, who.actAs)
-    else await this.#store.deleteFor(conv.key, who.actAs, m.id)
+    if (m === undefined) await this.#messages.clearFor(conv.key, who.actAs)
+    else await this.#messages.deleteFor(conv.key, who.actAs, m.id)
   }
 
   /** The message a Message (msg_id, else seq + rand + time) or msg_id names; 404 otherwise; undefined for `{}`. */
@@ -267,7 +266,7 @@ export class MessageService {
     }
     if (msgId !== undefined) {
       const id = parseMsgId(msgId)
-      const m = id === undefined ? undefined : await this.#store.getMessage(conv.key, who.actAs, id)
+      const m = id === undefined ? undefined : await this.#messages.get(conv.key, who.actAs, id)
       if (m === undefined || formatMsgId(m.id, m.clientTime, m.rand) !== msgId) throw Errors.messageNotFound(`no message "${msgId}" in this conversation`)
       return m
     }
@@ -279,7 +278,7 @@ export class MessageService {
     if (seq === undefined || rand === undefined || time === undefined) {
       throw Errors.invalidParameter(`${key} needs message_msg_id, or message_seq with message_rand and message_server_time`)
     }
-    const [m] = await this.#store.findByLocators(conv.key, who.actAs, [{ seq, rand, time }])
+    const [m] = await this.#messages.findByLocators(conv.key, who.actAs, [{ seq, rand, time }])
     if (m === undefined) throw Errors.messageNotFound(`${key} matches no message in this conversation`)
     return m
   }
@@ -316,7 +315,7 @@ export class MessageService {
     const { content, elemMask } = checked
     const serverTime = this.#now()
     return {
-      convKey: conv.key,
+      conv,
       sender,
       owner: null,
       serverTime,
@@ -326,16 +325,20 @@ export class MessageService {
       origin,
       elemMask,
       content,
+      refs: mediaRefsOf(content),
     }
   }
 
   /** An online message: it gets an id but is never stored, listed or revocable. */
   async #online (draft: NewMessage, viewer: string): Promise<MessageOut> {
-    return this.#view(this.#transient(draft, await this.#store.allocateId()), { viewer })
+    return this.#view(this.#transient(draft, await this.#messages.allocateId()), { viewer })
   }
 
-  #transient (draft: NewMessage, id: number): StoredMessage {
-    return { ...draft, id, seq: 0, revoker: null, deleted: false }
+  #transient (d: NewMessage, id: number): StoredMessage {
+    return {
+      id, convKey: d.conv.key, seq: 0, sender: d.sender, owner: d.owner, serverTime: d.serverTime, clientTime: d.clientTime,
+      rand: d.rand, status: d.status, origin: d.origin, revoker: null, deleted: false, content: d.content,
+    }
   }
 
   /** Messages of one conversation as `viewer` sees them (one read of the read points). */
@@ -346,8 +349,8 @@ export class MessageService {
     const needRead = messages.some(m => m.sender !== viewer && m.origin !== Origin.Imported && m.origin !== Origin.Saved)
     const needPeer = conv.type === ConvType.C2C && messages.some(m => m.sender === viewer)
     const [read, peerRead] = await Promise.all([
-      needRead ? this.#store.readPoint(conv.key, viewer) : undefined,
-      needPeer ? this.#store.readPoint(conv.key, conv.target) : undefined,
+      needRead ? this.#messages.readPoint(conv.key, viewer) : undefined,
+      needPeer ? this.#messages.readPoint(conv.key, conv.target) : undefined,
     ])
     const lens: Lens = { viewer, ...(read !== undefined && { read }), ...(peerRead !== undefined && { peerRead }) }
     return messages.map(m => this.#view(m, lens))

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Errors } from '../errors.js'
+import type { KeyRef } from '../../db/store.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -11,13 +12,15 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     /** The Idempotency-Key this request holds, to be completed with its response. */
-    idempotencyClaim?: { owner: string, key: string }
+    idempotencyClaim?: KeyRef
   }
 }
 
 const KEY = /^[\x21-\x7e]{1,255}$/
 /** How long a replay waits for the first request with its key to finish. */
 const PENDING_WAIT_MS = 10_000
+/** How often keys older than 24 hours are swept. */
+const SWEEP_MS = 5 * 60_000
 
 /**
  * Idempotency-Key on writing POSTs (CONTRACT §7). The key is claimed in the database
@@ -33,7 +36,7 @@ export default fp(async (app) => {
     const hash = createHash('sha256').update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? {})}`).digest('hex')
     const deadline = Date.now() + PENDING_WAIT_MS
     for (;;) {
-      const claim = await app.store.claimIdempotencyKey(owner, key, hash, app.messages.now())
+      const claim = await app.idempotency.claim({ owner, key }, hash)
       if (claim.state === 'claimed') {
         request.idempotencyClaim = { owner, key }
         return false
@@ -63,8 +66,14 @@ export default fp(async (app) => {
     if (claim === undefined) return done(null, payload)
     request.idempotencyClaim = undefined
     const recorded = reply.statusCode >= 500
-      ? app.store.releaseIdempotencyKey(claim.owner, claim.key)
-      : app.store.completeIdempotencyKey(claim.owner, claim.key, reply.statusCode, typeof payload === 'string' ? payload : '')
+      ? app.idempotency.release(claim)
+      : app.idempotency.complete(claim, reply.statusCode, typeof payload === 'string' ? payload : '')
     recorded.then(() => done(null, payload), done)
   })
-}, { name: 'timgate-idempotency', dependencies: ['timgate-store', 'timgate-identity'] })
+
+  const sweep = setInterval(() => {
+    app.idempotency.sweep().catch((err: unknown) => app.log.warn({ err }, 'sweeping expired Idempotency-Keys failed'))
+  }, SWEEP_MS)
+  sweep.unref()
+  app.addHook('onClose', async () => clearInterval(sweep))
+}, { name: 'timgate-idempotency', dependencies: ['timgate-services', 'timgate-identity'] })

@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, preParsingHookHandler } from 'fastify'
-import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
-import { Errors, type TimError } from '../errors.js'
+import { Errors } from '../errors.js'
+import { rawErrorResponse } from './errors.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -45,12 +45,6 @@ export default fp<BodyTimeoutOptions>(async (app, opts) => {
   })
 }, { name: 'timgate-body-timeout' })
 
-const answer = (e: TimError) => {
-  const body = JSON.stringify({ code: e.code, desc: e.message })
-  return `HTTP/1.1 ${e.statusCode} ${STATUS_CODES[e.statusCode] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
-}
-
 /**
  * Fastify's clientErrorHandler: Node's own connection-level refusals (headers not in within
  * headersTimeout, a request over the 5-minute requestTimeout, malformed HTTP, oversized
@@ -64,6 +58,6 @@ export function answerClientError (this: FastifyInstance, err: NodeJS.ErrnoExcep
     : err.code === 'HPE_HEADER_OVERFLOW' ? Errors.headersTooLarge() : Errors.malformedHttp(err.code ?? 'unparsable')
   // A response already under way on this connection must not be corrupted: just close.
   const inFlight = (socket as Socket & { _httpMessage?: { headersSent: boolean } | null })._httpMessage
-  if (socket.writable && inFlight?.headersSent !== true) socket.end(answer(e))
+  if (socket.writable && inFlight?.headersSent !== true) socket.end(rawErrorResponse(e))
   socket.destroySoon()
 }

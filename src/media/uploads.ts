@@ -67,7 +67,7 @@ class Meter extends Transform {
 /** Upload records kept in memory (oldest dropped first). */
 const RECORD_CACHE_SIZE = 10_000
 
-export class MediaStore {
+export class UploadStore {
   readonly #tmp: string
   readonly #blobs: string
   readonly #uploads: string

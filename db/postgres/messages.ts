@@ -1,0 +1,261 @@
+import type pg from 'pg'
+import { historyBounds, Origin, type MessageStore, type NewMessage, type StoredMessage } from '../store.js'
+import { rowToMessage as toMessage, type MessageRow as Row } from '../rows.js'
+import { retrying, run, statement, transaction, type Queryable } from './pool.js'
+
+/**
+ * The message store on a pool. Parameters in a SELECT list are cast, as PostgreSQL cannot
+ * infer their types there.
+ */
+
+/** The columns of a message row as `viewer` (a parameter) sees it: deleted by a clear or one by one. */
+const columns = (viewer: string) => `m.id, m.conv_key, m.seq, m.sender, m.owner, m.server_time, m.client_time, m.rand,
+  m.status, m.origin, m.revoker, m.content,
+  (m.id <= coalesce((SELECT c.up_to_id FROM clears c WHERE c.conv_key = m.conv_key AND c.user_id = ${viewer}), 0)
+   OR EXISTS (SELECT 1 FROM deletions d WHERE d.conv_key = m.conv_key AND d.user_id = ${viewer} AND d.message_id = m.id)) AS deleted`
+/** The columns of a history page: its range already leaves out what the viewer deleted. */
+const pageColumns = `m.id, m.conv_key, m.seq, m.sender, m.owner, m.server_time, m.client_time, m.rand,
+  m.status, m.origin, m.revoker, m.content, false AS deleted`
+/** Saved messages are their owner's alone. */
+const visible = (viewer: string) => `(m.owner IS NULL OR m.owner = ${viewer})`
+
+/**
+ * A page of history: both ends are row values over the history index, so a page is one
+ * index range whatever the conversation's size (the time filter folds into them).
+ */
+const range = `m.conv_key = $1 AND (m.server_time, m.seq, m.id) > ($3::bigint, $4::bigint, $5::bigint)
+  AND (m.server_time, m.seq, m.id) < ($6::bigint, $7::bigint, $8::bigint)
+  AND ${visible('$2')} AND ($9::integer = 0 OR (m.elem_mask & $9::integer) <> 0)
+  AND m.id > coalesce((SELECT c.up_to_id FROM clears c WHERE c.conv_key = $1 AND c.user_id = $2), 0)
+  AND NOT EXISTS (SELECT 1 FROM deletions d WHERE d.conv_key = $1 AND d.user_id = $2 AND d.message_id = m.id)`
+
+const sql = {
+  /**
+   * One message, one statement: the conversation's row is upserted (+1 for a shared
+   * message, +0 for a saved one, which still takes the lock) and holds its lock until the
+   * statement commits, so concurrent senders on any replica line up behind it.
+   */
+  insertOne: statement('insert_one', `WITH c AS (
+      INSERT INTO conversations AS c (conv_key, last_seq, last_time, user_a, user_b)
+      VALUES ($1, $2::bigint, CASE WHEN $2::bigint = 1 THEN $5::bigint ELSE 0 END, $13::text, $14::text)
+      ON CONFLICT (conv_key) DO UPDATE SET last_seq = c.last_seq + excluded.last_seq, last_time = greatest(c.last_time, excluded.last_time)
+      RETURNING c.last_seq, c.last_time),
+    m AS (
+      INSERT INTO messages (conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content)
+      SELECT $1::text, CASE WHEN $2::bigint = 1 THEN c.last_seq ELSE 0 END, $3::text, $4::text,
+        CASE WHEN $2::bigint = 1 THEN c.last_time ELSE $5::bigint END, $6::bigint,
+        $7::bigint, $8::integer, $9::integer, $10::integer, $11::text
+      FROM c
+      RETURNING id, seq, server_time),
+    r AS (INSERT INTO message_refs (conv_key, ref, message_id) SELECT $1::text, ref, m.id FROM m, unnest($12::bytea[]) AS ref)
+    SELECT id, seq, server_time FROM m`),
+  /** Locks conversations in key order (the one order of every writer: no deadlock), creating missing ones. */
+  lockConversations: statement('lock_conversations', `INSERT INTO conversations AS c (conv_key, last_seq, user_a, user_b)
+    SELECT k, 0, a, b FROM unnest($1::text[], $2::text[], $3::text[]) AS k(k, a, b) ORDER BY k COLLATE "C"
+    ON CONFLICT (conv_key) DO UPDATE SET last_seq = c.last_seq
+    RETURNING c.conv_key, c.last_seq, c.last_time`),
+  /** One conversation's row, locked (when it exists: else it holds no message yet). */
+  lockConversation: statement('lock_conversation', 'SELECT 1 FROM conversations WHERE conv_key = $1 FOR UPDATE'),
+  setLastSeqs: statement('set_last_seqs', `UPDATE conversations AS c SET last_seq = v.last_seq, last_time = v.last_time
+    FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(conv_key, last_seq, last_time) WHERE c.conv_key = v.conv_key`),
+  /** The stored imports among (conv_key, sender, time, rand) candidates, each as its sender sees it; i is 1-based. */
+  findImported: statement('find_imported', `SELECT k.i, ${columns('k.sender')}
+    FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS k(conv_key, sender, t, r, i)
+    JOIN messages m ON m.conv_key = k.conv_key AND m.sender = k.sender AND m.server_time = k.t AND m.rand = k.r
+      AND m.origin = ${Origin.Imported}`),
+  nextIds: statement('next_ids', 'SELECT nextval(\'message_ids\') AS id FROM generate_series(1, $1::integer)'),
+  insertMany: statement('insert_many', `INSERT INTO messages
+      (id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content)
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
+      $8::bigint[], $9::integer[], $10::integer[], $11::integer[], $12::text[])`),
+  insertRefs: statement('insert_refs', `INSERT INTO message_refs (conv_key, ref, message_id)
+    SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[]) ON CONFLICT DO NOTHING`),
+
+  byId: statement('by_id', `SELECT ${columns('$3')} FROM messages m WHERE m.conv_key = $1 AND m.id = $2 AND ${visible('$3')}`),
+  /** One row per locator that matches (i is 1-based); of several matches, the first stored. */
+  byLocators: statement('by_locators', `SELECT l.i, x.* FROM unnest($3::bigint[], $4::bigint[], $5::bigint[]) WITH ORDINALITY AS l(seq, rand, t, i)
+    CROSS JOIN LATERAL (SELECT ${columns('$2')} FROM messages m
+      WHERE m.conv_key = $1 AND m.seq = l.seq AND m.rand = l.rand AND m.server_time = l.t AND ${visible('$2')}
+      ORDER BY m.id LIMIT 1) x`),
+  newest: statement('newest', `SELECT ${columns('$2')} FROM messages m WHERE m.conv_key = $1 AND ${visible('$2')}
+    ORDER BY m.server_time DESC, m.seq DESC, m.id DESC LIMIT 1`),
+  older: statement('older', `SELECT ${pageColumns} FROM messages m WHERE ${range}
+    ORDER BY m.server_time DESC, m.seq DESC, m.id DESC LIMIT $10`),
+  newer: statement('newer', `SELECT ${pageColumns} FROM messages m WHERE ${range}
+    ORDER BY m.server_time, m.seq, m.id LIMIT $10`),
+
+  /** The content goes, and the media references with it. */
+  revoke: statement('revoke', `WITH refs AS (DELETE FROM message_refs WHERE conv_key = $1 AND message_id = $2)
+    UPDATE messages SET status = $3, revoker = $4, elem_mask = $5, content = $6 WHERE conv_key = $1 AND id = $2`),
+  /**
+   * The newest message carrying a media ref that the viewer may see: its own saved one, one
+   * of a C2C thread it is one of the users of, or one of a group it is a member of now.
+   */
+  byRef: statement('by_ref', `SELECT ${columns('$2')} FROM messages m WHERE (m.conv_key, m.id) = (
+      SELECT r.conv_key, r.message_id FROM message_refs r JOIN messages x ON x.conv_key = r.conv_key AND x.id = r.message_id
+        LEFT JOIN conversations c ON c.conv_key = r.conv_key
+      WHERE r.ref = $1 AND (x.owner = $2 OR (x.owner IS NULL AND (
+        $2 IN (c.user_a, c.user_b)
+        OR (c.user_a IS NULL AND ($3::boolean OR EXISTS (
+          SELECT 1 FROM group_members gm WHERE gm.conv_key = r.conv_key AND gm.user_id = $2))))))
+      ORDER BY r.message_id DESC LIMIT 1)`),
+  /** The read point moves only forward, also when two replicas race. */
+  markRead: statement('mark_read', `INSERT INTO read_points AS r (conv_key, user_id, server_time, seq, id) VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (conv_key, user_id) DO UPDATE SET server_time = excluded.server_time, seq = excluded.seq, id = excluded.id
+    WHERE (excluded.server_time, excluded.seq, excluded.id) > (r.server_time, r.seq, r.id)`),
+  readPoint: statement('read_point', 'SELECT server_time, seq, id FROM read_points WHERE conv_key = $1 AND user_id = $2'),
+  deleteFor: statement('delete_for', 'INSERT INTO deletions (conv_key, user_id, message_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING'),
+  clearFor: statement('clear_for', `INSERT INTO clears AS c (conv_key, user_id, up_to_id)
+    SELECT $1::text, $2::text, coalesce(max(id), 0) FROM messages WHERE conv_key = $1::text
+    ON CONFLICT (conv_key, user_id) DO UPDATE SET up_to_id = greatest(c.up_to_id, excluded.up_to_id)`),
+} as const
+
+/** Free client text that PostgreSQL text cannot hold (U+0000), as the UTF-8 bytea it is kept as. */
+export const bytes = (s: string): Buffer => Buffer.from(s, 'utf8')
+
+/** sender, time and rand of an import, within its conversation. */
+const importKey = (m: NewMessage): string => JSON.stringify([m.conv.key, m.sender, m.serverTime, m.rand])
+
+/** A stored message as a later read returns it (its content through JSON). */
+const asRead = (m: StoredMessage): StoredMessage => ({ ...m, content: JSON.parse(JSON.stringify(m.content)) as StoredMessage['content'] })
+
+const stored = (m: NewMessage, id: number, seq: number, serverTime: number): StoredMessage => ({
+  id, convKey: m.conv.key, seq, sender: m.sender, owner: m.owner, serverTime, clientTime: m.clientTime, rand: m.rand,
+  status: m.status, origin: m.origin, revoker: null, deleted: false, content: m.content,
+})
+
+/**
+ * Stores messages on `db` (the pool for one plain message, else a transaction's client).
+ * Each conversation's row in `conversations` is locked before anything is read or
+ * allocated, in one order for all writers, so seqs come 1, 2, 3 … in commit order across
+ * replicas, ids grow in that order too (what "delete all" relies on), and imports see
+ * every import committed before them.
+ */
+export async function insertWith (db: Queryable, messages: NewMessage[]): Promise<StoredMessage[]> {
+  const only = messages[0]
+  if (only === undefined) return []
+  if (messages.length === 1 && only.origin !== Origin.Imported) {
+    // One statement: the seq's row lock is held until it commits.
+    const { rows: [row] } = await run<{ id: number, seq: number, server_time: number }>(db, sql.insertOne, [
+      only.conv.key, only.owner === null ? 1 : 0, only.sender, only.owner, only.serverTime, only.clientTime,
+      only.rand, only.status, only.origin, only.elemMask, JSON.stringify(only.content), only.refs.map(bytes),
+      only.conv.users?.[0] ?? null, only.conv.users?.[1] ?? null])
+    return [stored(only, row!.id, row!.seq, row!.server_time)]
+  }
+  const convs = [...new Map(messages.map(m => [m.conv.key, m.conv])).values()]
+  const { rows: locked } = await run<{ conv_key: string, last_seq: number, last_time: number }>(db, sql.lockConversations, [
+    convs.map(c => c.key), convs.map(c => c.users?.[0] ?? null), convs.map(c => c.users?.[1] ?? null)])
+  const before = new Map(locked.map(r => [r.conv_key, r.last_seq]))
+  const lastSeq = new Map(before)
+  const lastTime = new Map(locked.map(r => [r.conv_key, r.last_time]))
+
+  const out: Array<StoredMessage | undefined> = messages.map(() => undefined)
+  const imports = messages.flatMap((m, at) => m.origin === Origin.Imported ? [{ m, at }] : [])
+  if (imports.length > 0) {
+    const { rows } = await run<Row & { i: number }>(db, sql.findImported, [
+      imports.map(x => x.m.conv.key), imports.map(x => x.m.sender), imports.map(x => x.m.serverTime), imports.map(x => x.m.rand)])
+    for (const row of rows) out[imports[row.i - 1]!.at] = toMessage(row)
+  }
+
+  const created: Array<{ at: number, seq: number, serverTime: number }> = []
+  const twins: Array<{ at: number, of: number }> = []
+  const firstImport = new Map<string, number>()
+  messages.forEach((m, at) => {
+    if (out[at] !== undefined) return
+    if (m.origin === Origin.Imported) {
+      // The same import twice in one call: the second is the first as stored.
+      const first = firstImport.get(importKey(m))
+      if (first !== undefined) return twins.push({ at, of: first })
+      firstImport.set(importKey(m), at)
+    }
+    let seq = 0
+    let serverTime = m.serverTime
+    if (m.owner === null) {
+      seq = lastSeq.get(m.conv.key)! + 1
+      lastSeq.set(m.conv.key, seq)
+      if (m.origin !== Origin.Imported) {
+        // A sent message's time never goes below the last sent one's: (time, seq) keeps commit order.
+        serverTime = Math.max(serverTime, lastTime.get(m.conv.key)!)
+        lastTime.set(m.conv.key, serverTime)
+      }
+    }
+    created.push({ at, seq, serverTime })
+  })
+  if (created.length > 0) {
+    const { rows } = await run<{ id: number }>(db, sql.nextIds, [created.length])
+    const ids = rows.map(r => r.id).sort((a, b) => a - b)
+    const news = created.map(({ at, seq, serverTime }, i) => stored(messages[at]!, ids[i]!, seq, serverTime))
+    created.forEach(({ at }, i) => { out[at] = news[i] })
+    await run(db, sql.insertMany, [
+      news.map(m => m.id), news.map(m => m.convKey), news.map(m => m.seq), news.map(m => m.sender),
+      news.map(m => m.owner), news.map(m => m.serverTime), news.map(m => m.clientTime), news.map(m => m.rand),
+      news.map(m => m.status), news.map(m => m.origin), news.map((_, i) => messages[created[i]!.at]!.elemMask),
+      news.map(m => JSON.stringify(m.content))])
+    const refs = created.flatMap(({ at }, i) => messages[at]!.refs.map(ref => [news[i]!.convKey, bytes(ref), news[i]!.id] as const))
+    if (refs.length > 0) await run(db, sql.insertRefs, [refs.map(r => r[0]), refs.map(r => r[1]), refs.map(r => r[2])])
+    const advanced = convs.map(c => c.key).filter(k => lastSeq.get(k) !== before.get(k))
+    if (advanced.length > 0) await run(db, sql.setLastSeqs, [advanced, advanced.map(k => lastSeq.get(k)!), advanced.map(k => lastTime.get(k)!)])
+  }
+  for (const { at, of } of twins) out[at] = asRead(out[of]!)
+  return out as StoredMessage[]
+}
+
+export function pgMessages (pool: pg.Pool): MessageStore {
+  const one = async (stmt: typeof sql[keyof typeof sql], values: unknown[]): Promise<StoredMessage | undefined> => {
+    const { rows: [row] } = await run<Row>(pool, stmt, values)
+    return row === undefined ? undefined : toMessage(row)
+  }
+  return {
+    async insert (messages) {
+      if (messages.length === 1 && messages[0]!.origin !== Origin.Imported) return retrying(() => insertWith(pool, messages))
+      return transaction(pool, client => insertWith(client, messages))
+    },
+    async allocateId () {
+      const { rows: [row] } = await run<{ id: number }>(pool, sql.nextIds, [1])
+      return row!.id
+    },
+    async get (convKey, viewer, id) {
+      return one(sql.byId, [convKey, id, viewer])
+    },
+    async findByLocators (convKey, viewer, locators) {
+      if (locators.length === 0) return []
+      const { rows } = await run<Row & { i: number }>(pool, sql.byLocators, [
+        convKey, viewer, locators.map(l => l.seq), locators.map(l => l.rand), locators.map(l => l.time)])
+      const found = new Map(rows.map(r => [r.i, toMessage(r)]))
+      return locators.map((_, i) => found.get(i + 1))
+    },
+    async newest (convKey, viewer) {
+      return one(sql.newest, [convKey, viewer])
+    },
+    async history (q) {
+      const { lo, hi } = historyBounds(q)
+      const { rows } = await run<Row>(pool, q.forward ? sql.newer : sql.older, [
+        q.convKey, q.viewer, lo.serverTime, lo.seq, lo.id, hi.serverTime, hi.seq, hi.id, q.elemMask ?? 0, q.limit])
+      return rows.map(toMessage)
+    },
+    async revoke (convKey, id, t) {
+      await run(pool, sql.revoke, [convKey, id, t.status, t.revoker, t.elemMask, JSON.stringify(t.content)])
+    },
+    async findByRef (ref, viewer, anyGroup = false) {
+      return one(sql.byRef, [bytes(ref), viewer, anyGroup])
+    },
+    async markRead (convKey, userId, to) {
+      await run(pool, sql.markRead, [convKey, userId, to.serverTime, to.seq, to.id])
+    },
+    async readPoint (convKey, userId) {
+      const { rows: [row] } = await run<{ server_time: number, seq: number, id: number }>(pool, sql.readPoint, [convKey, userId])
+      return row === undefined ? undefined : { serverTime: row.server_time, seq: row.seq, id: row.id }
+    },
+    async deleteFor (convKey, userId, messageId) {
+      await run(pool, sql.deleteFor, [convKey, userId, messageId])
+    },
+    async clearFor (convKey, userId) {
+      await transaction(pool, async client => {
+        // After the conversation's lock, every message stored before this call is committed
+        // and visible, and every later one gets a greater id.
+        await run(client, sql.lockConversation, [convKey])
+        await run(client, sql.clearFor, [convKey, userId])
+      })
+    },
+  }
+}

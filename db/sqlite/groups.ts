@@ -1,0 +1,48 @@
+import type { Database } from 'better-sqlite3'
+import type { GroupRole, GroupStore, NewMessage, StoredMessage } from '../store.js'
+import type { Write } from './group-commit.js'
+
+/** Groups on one SQLite connection; tips messages go in through `insertOne`, in the same write. */
+export function sqliteGroups (db: Database, write: Write, insertOne: (m: NewMessage) => StoredMessage, now: () => number): GroupStore {
+  const insertGroup = db.prepare('INSERT INTO groups (conv_key, group_id, group_name, owner, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING')
+  const getGroup = db.prepare<[string], { group_id: string, group_name: string, owner: string }>('SELECT group_id, group_name, owner FROM groups WHERE conv_key = ?')
+  const members = db.prepare<[string], { user_id: string, role: number }>('SELECT user_id, role FROM group_members WHERE conv_key = ? ORDER BY joined_at, user_id')
+  // joined_at is a per-group counter: join order survives any clock.
+  const setMember = db.prepare<{ key: string, userId: string, role: number }>(
+    `INSERT INTO group_members (conv_key, user_id, role, joined_at)
+     VALUES (@key, @userId, @role, (SELECT coalesce(max(joined_at), 0) + 1 FROM group_members WHERE conv_key = @key))
+     ON CONFLICT (conv_key, user_id) DO UPDATE SET role = excluded.role`)
+  const roleOf = db.prepare<[string, string], { role: number }>('SELECT role FROM group_members WHERE conv_key = ? AND user_id = ?')
+  const removeMember = db.prepare('DELETE FROM group_members WHERE conv_key = ? AND user_id = ?')
+
+  return {
+    async create (key, group, tips) {
+      return write(() => {
+        if (insertGroup.run(key, group.groupId, group.name, group.owner, now()).changes === 0) return false
+        for (const m of group.members) setMember.run({ key, userId: m.userId, role: m.role })
+        if (tips !== undefined) insertOne(tips)
+        return true
+      })
+    },
+    async get (key) {
+      const g = getGroup.get(key)
+      if (g === undefined) return undefined
+      return {
+        groupId: g.group_id,
+        name: g.group_name,
+        owner: g.owner,
+        members: members.all(key).map(m => ({ userId: m.user_id, role: m.role as GroupRole })),
+      }
+    },
+    async change (key, { userId, role }, tips) {
+      return write(() => {
+        // Checked again inside the transaction: racing identical changes apply (and tip) once.
+        if ((roleOf.get(key, userId)?.role ?? null) === role) return false
+        if (role === null) removeMember.run(key, userId)
+        else setMember.run({ key, userId, role })
+        insertOne(tips)
+        return true
+      })
+    },
+  }
+}

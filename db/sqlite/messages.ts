@@ -1,0 +1,158 @@
+import type { Database } from 'better-sqlite3'
+import { historyBounds, Origin, type MessageStore, type NewMessage, type StoredMessage } from '../store.js'
+import { rowToMessage as toMessage, type MessageRow as Row } from '../rows.js'
+import type { Write } from './group-commit.js'
+import type { Seqs } from './seqs.js'
+
+/** Every select names @viewer: saved messages are the owner's, deletions are per user. */
+const COLUMNS = `id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, revoker, content,
+  (id <= coalesce((SELECT up_to_id FROM clears c WHERE c.conv_key = messages.conv_key AND c.user_id = @viewer), 0)
+   OR EXISTS (SELECT 1 FROM deletions d WHERE d.conv_key = messages.conv_key AND d.user_id = @viewer AND d.message_id = messages.id)) AS deleted`
+/** The columns of a history page: its range already leaves out what the viewer deleted. */
+const PAGE_COLUMNS = 'id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, revoker, content, 0 AS deleted'
+const VISIBLE = '(owner IS NULL OR owner = @viewer)'
+
+/** The message store on one SQLite connection; `insertOne` also serves the group store's tips. */
+export interface SqliteMessages {
+  store: MessageStore
+  /** Stores one message inside the running write. */
+  insertOne (m: NewMessage): StoredMessage
+}
+
+export function sqliteMessages (db: Database, write: Write, seqs: Seqs): SqliteMessages {
+  const insert = db.prepare<unknown[]>(
+    'INSERT INTO messages (conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content) ' +
+    'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+  const insertRef = db.prepare<[string, string, number]>('INSERT OR IGNORE INTO message_refs (ref, conv_key, message_id) VALUES (?, ?, ?)')
+  // Answered from the messages_import index alone; the row is read only for a re-import.
+  const imported = db.prepare<[string, string, number, number], { id: number }>(
+    `SELECT id FROM messages WHERE conv_key = ? AND sender = ? AND server_time = ? AND rand = ? AND origin = ${Origin.Imported}`)
+  const bumpId = db.prepare<[], { seq: number }>("UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'messages' RETURNING seq")
+  const seedId = db.prepare("INSERT INTO sqlite_sequence (name, seq) SELECT 'messages', 1 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'messages')")
+  const byId = db.prepare<{ id: number, convKey: string, viewer: string }, Row>(
+    `SELECT ${COLUMNS} FROM messages WHERE id = @id AND conv_key = @convKey AND ${VISIBLE}`)
+  const byLocator = db.prepare<{ convKey: string, viewer: string, seq: number, rand: number, time: number }, Row>(
+    `SELECT ${COLUMNS} FROM messages INDEXED BY messages_history
+     WHERE conv_key = @convKey AND server_time = @time AND seq = @seq AND rand = @rand AND ${VISIBLE} ORDER BY id LIMIT 1`)
+  const newest = db.prepare<{ convKey: string, viewer: string }, Row>(
+    `SELECT ${COLUMNS} FROM messages INDEXED BY messages_history WHERE conv_key = @convKey AND ${VISIBLE}
+     ORDER BY server_time DESC, seq DESC, id DESC LIMIT 1`)
+  // Both ends of the walk are row values over the history index, so a page is one
+  // index range whatever the conversation's size (the time filter folds into them).
+  const range = `conv_key = @convKey AND (server_time, seq, id) > (@loT, @loS, @loI) AND (server_time, seq, id) < (@hiT, @hiS, @hiI)
+     AND ${VISIBLE} AND (@mask = 0 OR (elem_mask & @mask) != 0)
+     AND id > coalesce((SELECT up_to_id FROM clears c WHERE c.conv_key = @convKey AND c.user_id = @viewer), 0)
+     AND NOT EXISTS (SELECT 1 FROM deletions d WHERE d.conv_key = @convKey AND d.user_id = @viewer AND d.message_id = messages.id)`
+  const older = db.prepare<Record<string, unknown>, Row>(
+    `SELECT ${PAGE_COLUMNS} FROM messages INDEXED BY messages_history WHERE ${range}
+     ORDER BY server_time DESC, seq DESC, id DESC LIMIT @limit`)
+  const newer = db.prepare<Record<string, unknown>, Row>(
+    `SELECT ${PAGE_COLUMNS} FROM messages INDEXED BY messages_history WHERE ${range}
+     ORDER BY server_time, seq, id LIMIT @limit`)
+  const revoke = db.prepare<{ id: number, convKey: string, status: number, revoker: string, elemMask: number, content: string }>(
+    'UPDATE messages SET status = @status, revoker = @revoker, elem_mask = @elemMask, content = @content WHERE id = @id AND conv_key = @convKey')
+  const deleteRefs = db.prepare<[number]>('DELETE FROM message_refs WHERE message_id = ?')
+  const markRead = db.prepare<{ convKey: string, userId: string, t: number, s: number, i: number }>(
+    `INSERT INTO read_points (conv_key, user_id, server_time, seq, id) VALUES (@convKey, @userId, @t, @s, @i)
+     ON CONFLICT (conv_key, user_id) DO UPDATE SET server_time = excluded.server_time, seq = excluded.seq, id = excluded.id
+     WHERE (excluded.server_time, excluded.seq, excluded.id) > (read_points.server_time, read_points.seq, read_points.id)`)
+  const readPoint = db.prepare<[string, string], { server_time: number, seq: number, id: number }>(
+    'SELECT server_time, seq, id FROM read_points WHERE conv_key = ? AND user_id = ?')
+  const deleteFor = db.prepare('INSERT OR IGNORE INTO deletions (conv_key, user_id, message_id) VALUES (?, ?, ?)')
+  const clearFor = db.prepare<[string, string, string]>(
+    `INSERT INTO clears (conv_key, user_id, up_to_id) SELECT ?, ?, coalesce(max(id), 0) FROM messages WHERE conv_key = ?
+     ON CONFLICT (conv_key, user_id) DO UPDATE SET up_to_id = max(clears.up_to_id, excluded.up_to_id)`)
+  // Visible: the viewer's own saved message, a C2C message of a thread it is one of the two
+  // users of, or a group message of a group it is a member of now (any group with @anyGroup).
+  const byRef = db.prepare<{ ref: string, viewer: string, anyGroup: number }, Row>(
+    `SELECT ${COLUMNS} FROM messages WHERE id = (
+       SELECT r.message_id FROM message_refs r JOIN messages m ON m.id = r.message_id
+         LEFT JOIN conversations c ON c.conv_key = r.conv_key
+       WHERE r.ref = @ref AND (m.owner = @viewer OR (m.owner IS NULL AND (
+         @viewer IN (c.user_a, c.user_b)
+         OR (c.user_a IS NULL AND (@anyGroup = 1 OR EXISTS (
+           SELECT 1 FROM group_members gm WHERE gm.conv_key = r.conv_key AND gm.user_id = @viewer))))))
+       ORDER BY r.message_id DESC LIMIT 1)`)
+
+  const one = (row: Row | undefined) => row === undefined ? undefined : toMessage(row)
+
+  const insertOne = (m: NewMessage): StoredMessage => {
+    const convKey = m.conv.key
+    if (m.origin === Origin.Imported) {
+      const existing = imported.get(convKey, m.sender, m.serverTime, m.rand)
+      if (existing !== undefined) return toMessage(byId.get({ id: existing.id, convKey, viewer: m.sender })!)
+    }
+    let seq = 0
+    let serverTime = m.serverTime
+    if (m.owner === null && m.origin !== Origin.Imported) ({ seq, time: serverTime } = seqs.next(m.conv, m.serverTime))
+    else if (m.owner === null) seq = seqs.next(m.conv, null).seq
+    const id = Number(insert.run(convKey, seq, m.sender, m.owner, serverTime, m.clientTime, m.rand, m.status, m.origin, m.elemMask, JSON.stringify(m.content)).lastInsertRowid)
+    for (const ref of m.refs) insertRef.run(ref, convKey, id)
+    // Field by field: a spread of `m` here cost as much as the INSERT.
+    return {
+      id, convKey, seq, sender: m.sender, owner: m.owner, serverTime, clientTime: m.clientTime, rand: m.rand,
+      status: m.status, origin: m.origin, revoker: null, deleted: false, content: m.content,
+    }
+  }
+
+  const store: MessageStore = {
+    async insert (messages) {
+      return write(() => messages.map(insertOne))
+    },
+    async allocateId () {
+      return write(() => {
+        seedId.run()
+        return bumpId.get()!.seq
+      })
+    },
+    async get (convKey, viewer, id) {
+      return one(byId.get({ id, convKey, viewer }))
+    },
+    async findByLocators (convKey, viewer, locators) {
+      return locators.map(l => one(byLocator.get({ convKey, viewer, seq: l.seq, rand: l.rand, time: l.time })))
+    },
+    async newest (convKey, viewer) {
+      return one(newest.get({ convKey, viewer }))
+    },
+    async history (q) {
+      const { lo, hi } = historyBounds(q)
+      const params = {
+        convKey: q.convKey,
+        viewer: q.viewer,
+        mask: q.elemMask ?? 0,
+        loT: lo.serverTime,
+        loS: lo.seq,
+        loI: lo.id,
+        hiT: hi.serverTime,
+        hiS: hi.seq,
+        hiI: hi.id,
+        limit: q.limit,
+      }
+      return (q.forward ? newer : older).all(params).map(toMessage)
+    },
+    async revoke (convKey, id, t) {
+      // The WAL still holds the page images with the content until a checkpoint.
+      await write(() => {
+        revoke.run({ id, convKey, status: t.status, revoker: t.revoker, elemMask: t.elemMask, content: JSON.stringify(t.content) })
+        deleteRefs.run(id)
+      }, { checkpoint: true })
+    },
+    async findByRef (ref, viewer, anyGroup = false) {
+      return one(byRef.get({ ref, viewer, anyGroup: anyGroup ? 1 : 0 }))
+    },
+    async markRead (convKey, userId, to) {
+      await write(() => markRead.run({ convKey, userId, t: to.serverTime, s: to.seq, i: to.id }))
+    },
+    async readPoint (convKey, userId) {
+      const row = readPoint.get(convKey, userId)
+      return row === undefined ? undefined : { serverTime: row.server_time, seq: row.seq, id: row.id }
+    },
+    async deleteFor (convKey, userId, messageId) {
+      await write(() => deleteFor.run(convKey, userId, messageId))
+    },
+    async clearFor (convKey, userId) {
+      await write(() => clearFor.run(convKey, userId, convKey))
+    },
+  }
+  return { store, insertOne }
+}

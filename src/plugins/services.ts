@@ -1,0 +1,52 @@
+import fp from 'fastify-plugin'
+import { join } from 'node:path'
+import { MessageService } from '../messages/service.js'
+import { GroupService } from '../groups/service.js'
+import { UploadStore } from '../media/uploads.js'
+import { DownloadService } from '../media/download.js'
+import { IdempotencyKeys } from '../idempotency/keys.js'
+import { msgIdsIn } from '../messages/recorded.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    messages: MessageService
+    groups: GroupService
+    /** Uploaded media under <dataDir>/media (POST /media). */
+    uploads: UploadStore
+    downloads: DownloadService
+    idempotency: IdempotencyKeys
+  }
+}
+
+export interface ServicesOptions {
+  dataDir: string
+  revokeWindowS: number
+  /** TIM_MEDIA_MAX_BYTES: the largest upload that is not an image or a sound. */
+  mediaMaxBytes: number
+  /** Unix seconds now, for tests of time rules. */
+  now?: () => number
+  onStored?: (count: number) => void
+}
+
+const unixNow = () => Math.floor(Date.now() / 1000)
+
+/** What the gateway means, over the store: one instance of each service for the app's life. */
+export default fp<ServicesOptions>(async (app, opts) => {
+  const now = opts.now ?? unixNow
+  const idempotency = new IdempotencyKeys({ store: app.store.idempotency, now, carried: msgIdsIn })
+  const uploads = new UploadStore(join(opts.dataDir, 'media'), opts.mediaMaxBytes)
+  const messages = new MessageService({
+    messages: app.store.messages,
+    groups: app.store.groups,
+    recorded: idempotency,
+    media: uploads,
+    revokeWindowS: opts.revokeWindowS,
+    now,
+    ...(opts.onStored !== undefined && { onStored: opts.onStored }),
+  })
+  app.decorate('idempotency', idempotency)
+  app.decorate('uploads', uploads)
+  app.decorate('messages', messages)
+  app.decorate('groups', new GroupService(app.store.groups, messages))
+  app.decorate('downloads', new DownloadService(messages, app.store.messages, uploads))
+}, { name: 'timgate-services', dependencies: ['timgate-store'] })
