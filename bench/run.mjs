@@ -48,6 +48,16 @@ function select (suite, asked) {
   return suite.scenarios.filter(s => chosen.has(s))
 }
 
+/** How the load was made: wrk's settings, when a selected scenario has a wrk plan. */
+function loadLine (knobs, scenarios) {
+  const rounds = knobs.rounds > 1 ? `, ${knobs.rounds} rounds (median)` : ''
+  const wrk = scenarios.some(s => s.plan !== undefined)
+    ? `${knobs.warmup} s warm-up + ${knobs.duration} s measured per run${rounds}, ${knobs.connections} connections ` +
+      `(${knobs.bulkConnections} for import/batch, ${knobs.downloadConnections} for downloads), `
+    : `${knobs.rounds} rounds, `
+  return `${wrk}log ${knobs.logLevel} to ${knobs.logTo === 'file' ? 'a file per server' : knobs.logTo}${knobs.cpuProf ? ', UNDER --cpu-prof' : ''}`
+}
+
 function machineInfo (wrk) {
   let gitCommit
   try {
@@ -85,9 +95,7 @@ async function main () {
     machine = { ...machineInfo(wrkVersion), ...await suite.setup?.(ctx) }
     const store = machine.sqlite !== undefined ? `SQLite ${machine.sqlite}` : `PostgreSQL ${machine.postgres}`
     log(`${suite.title}: ${machine.cpus} × ${machine.model}, node ${machine.node}, ${wrkVersion}, ${store}`)
-    log(`${knobs.warmup} s warm-up + ${knobs.duration} s measured per run${knobs.rounds > 1 ? `, ${knobs.rounds} rounds (median)` : ''}, ` +
-      `${knobs.connections} connections (${knobs.bulkConnections} for import/batch, ${knobs.downloadConnections} for downloads), ` +
-      `log ${knobs.logLevel} to ${knobs.logTo === 'file' ? 'a file per server' : knobs.logTo}${knobs.cpuProf ? ', UNDER --cpu-prof' : ''}; temp dir ${ctx.dir}`)
+    log(`${loadLine(knobs, scenarios)}; temp dir ${ctx.dir}`)
     log(`scenarios: ${scenarios.map(s => s.name === 'history' ? knobs.historySizes.map(n => `history-${sizeLabel(n)}`).join(', ') : s.name).join(', ')}`)
 
     // The shared servers: started in the suite's order, each stopped after its last scenario.
@@ -115,10 +123,9 @@ async function main () {
   log([
     '',
     `${suite.title} ${startedAt.toISOString()}: ${machine.cpus} × ${machine.model}, node ${machine.node}, ${wrkVersion}`,
-    `${knobs.warmup} s warm-up + ${knobs.duration} s measured per run; ${knobs.connections} connections (${knobs.bulkConnections} import/batch, ` +
-      `${knobs.downloadConnections} downloads); log ${knobs.logLevel} to ${knobs.logTo}`,
+    loadLine(knobs, scenarios),
     ...table,
-    'cpu µs/req: CPU time of the server process per answered request (of which in the kernel); ratios: the gateway to the baseline named, in this run',
+    ...ctx.runs.length === 0 ? [] : ['cpu µs/req: CPU time of the server process per answered request (of which in the kernel); ratios: the gateway to the baseline named, in this run'],
     ...ctx.footer,
     `time: ${phases.map(p => `${p.phase} ${p.seconds.toFixed(0)} s`).join(', ')}; ${(totalSeconds / 60).toFixed(1)} min in all`,
     ...invalidLines(ctx.runs),
