@@ -1,0 +1,117 @@
+// Measuring processes through /proc: CPU times, memory (RSS sampled, and its peak), the
+// whole machine's CPU, and the TCP connections a process has open.
+import { execFileSync } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
+import { clearInterval, setInterval } from 'node:timers'
+
+export const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100
+  } catch {
+    return 100
+  }
+})()
+
+/** User and system CPU seconds of a process (zero once it is gone). */
+export function cpuTimes (pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
+    return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK }
+  } catch {
+    return { user: 0, sys: 0 }
+  }
+}
+
+/** User + system CPU seconds of a process. */
+export const cpuOf = (pid) => {
+  const t = cpuTimes(pid)
+  return t.user + t.sys
+}
+
+/**
+ * Local ports of the TCP connections that process `pid` has open to `serverPort` (for
+ * example its database pool's connections, which pg_stat_activity names by client_port).
+ */
+export function clientPortsOf (pid, serverPort) {
+  const inodes = new Set()
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))
+      if (m !== null) inodes.add(m[1])
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const ports = []
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    if (!existsSync(table)) continue
+    for (const row of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const f = row.trim().split(/\s+/)
+      if (f.length < 10 || !inodes.has(f[9])) continue
+      if (parseInt(f[2].split(':')[1], 16) === serverPort) ports.push(parseInt(f[1].split(':')[1], 16))
+    }
+  }
+  return ports
+}
+
+/** Busy and total jiffies of the whole machine. */
+export function machineCpu () {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+  const idle = f[3] + f[4]
+  const total = f.reduce((a, b) => a + b, 0)
+  return { busy: total - idle, total }
+}
+
+/** A memory figure of /proc/<pid>/status in bytes: `memory(pid, 'VmRSS')`, `'VmHWM'` (peak). */
+export const memory = (pid, key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024
+
+/** Like `memory`, but undefined once the process is gone. */
+export function tryMemory (pid, key) {
+  try {
+    return memory(pid, key)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Samples VmRSS of `pid` every `everyMs` until `stop()` is called, which answers
+ * `{ first, last, peak, samples, values }` in bytes (`first` is the sample taken at the
+ * start, `values` all of them in order).
+ */
+export function sampleRss (pid, everyMs = 100) {
+  const samples = []
+  const take = () => {
+    const v = tryMemory(pid, 'VmRSS')
+    if (v !== undefined) samples.push(v)
+  }
+  take()
+  const timer = setInterval(take, everyMs)
+  return {
+    stop () {
+      clearInterval(timer)
+      take()
+      return {
+        first: samples[0],
+        last: samples.at(-1),
+        peak: samples.length === 0 ? undefined : Math.max(...samples),
+        samples: samples.length,
+        values: samples,
+      }
+    },
+  }
+}
+
+/**
+ * Resets the peak RSS (VmHWM) of `pid` to its current RSS, so that a later read of VmHWM is
+ * the peak since now. False where the kernel does not let us (then only sampling tells).
+ */
+export function resetPeakRss (pid) {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5')
+    return true
+  } catch {
+    return false
+  }
+}
