@@ -36,3 +36,19 @@ export function rowToMessage (row: MessageRow): StoredMessage {
     content: JSON.parse(row.content) as StoredMessage['content'],
   }
 }
+
+const serialized = new WeakMap<StoredMessage['content'], string>()
+
+/**
+ * A message's content as the JSON text it is stored as, made once per content object: a
+ * batch send stores one content for up to 500 recipients, and an import's contents are
+ * serialized ahead, in slices, before the write that stores them.
+ */
+export function contentJson (content: StoredMessage['content']): string {
+  let text = serialized.get(content)
+  if (text === undefined) {
+    text = JSON.stringify(content)
+    serialized.set(content, text)
+  }
+  return text
+}

@@ -187,6 +187,8 @@ export interface Store {
   readonly idempotency: IdempotencyStore
   /** Liveness: resolves when the database answers. */
   ping (): Promise<void>
+  /** A small real write: resolves when the database can take one (its disk has room). */
+  probe (): Promise<void>
   /** Closes the database; a second call does nothing. */
   close (): Promise<void>
 }

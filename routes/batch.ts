@@ -2,12 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { BatchResult, BatchSendParam } from '../src/messages/schemas.js'
 import { LARGE_BODY_LIMIT } from './messages.js'
-import { errors } from './responses.js'
+import { errors, sendJsonArray } from './responses.js'
 
 /** TIMMsgBatchSend: one message to many C2C peers. */
 const batchRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/messages/batch', {
-    config: { idempotent: true },
+    config: { idempotent: true, heavy: true },
     bodyLimit: LARGE_BODY_LIMIT,
     schema: {
       tags: ['messages'],
@@ -18,7 +18,8 @@ const batchRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: BatchSendParam,
       response: { 200: Type.Array(BatchResult, { description: 'one result per distinct recipient, in request order' }), ...errors(400, 401, 403, 409, 413, 415) },
     },
-  }, async (request) => app.messages.batchSend(request.identity, request.body.msg_batch_send_param_identifier_array, request.body.msg_batch_send_param_msg))
+  }, async (request, reply) => sendJsonArray(reply,
+    await app.messages.batchSend(request.identity, request.body.msg_batch_send_param_identifier_array, request.body.msg_batch_send_param_msg)))
 }
 
 export default batchRoutes

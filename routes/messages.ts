@@ -4,7 +4,7 @@ import {
   AnchorMessage, ConversationParams, DeleteParam, GetMsgListParam, GetMsgListQuery, MessageIn, MessageOut, MsgLocator,
 } from '../src/messages/schemas.js'
 import { Errors } from '../src/errors.js'
-import { errors } from './responses.js'
+import { errors, sendJsonArray } from './responses.js'
 
 const tags = ['messages']
 const MessageList = (description: string) => Type.Array(MessageOut, { description })
@@ -130,7 +130,7 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => app.messages.revoke(request.identity, request.params.conversationID, request.body))
 
   app.post('/conversations/:conversationID/messages/import', {
-    config: { idempotent: true },
+    config: { idempotent: true, heavy: true },
     bodyLimit: LARGE_BODY_LIMIT,
     schema: {
       tags,
@@ -142,7 +142,7 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: Type.Array(MessageIn, { minItems: 1, maxItems: 1000, description: '1-1000 Messages' }),
       response: { 200: MessageList('the stored Messages, in request order'), ...errors(400, 401, 403, 404, 409, 413, 415) },
     },
-  }, async (request) => app.messages.import(request.identity, request.params.conversationID, request.body))
+  }, async (request, reply) => sendJsonArray(reply, await app.messages.import(request.identity, request.params.conversationID, request.body)))
 
   app.post('/conversations/:conversationID/messages/save', {
     config: { idempotent: true },

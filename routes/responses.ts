@@ -1,4 +1,6 @@
+import type { FastifyReply } from 'fastify'
 import { catalogue, Errors } from '../src/errors.js'
+import { jsonArrayInSlices } from '../src/slices.js'
 import { ErrorBody } from '../src/messages/schemas.js'
 
 /** What each error status means in general; its codes come from the catalogue. */
@@ -36,4 +38,13 @@ export function errors (...statuses: number[]) {
 export const downloadLimited = {
   ...ErrorBody,
   description: 'over TIM_RATE_LIMIT or TIM_DOWNLOAD_RATE_LIMIT for this identity (9506), or TIM_DOWNLOAD_CONCURRENCY downloads of this identity already in progress (9507); see Retry-After',
+}
+
+/**
+ * Answers a large array (an import's 1000 Messages, a batch's 500 results) serialized in
+ * slices, not in one piece: each item is a view the service built key by key, so plain
+ * JSON says exactly what the route's response schema does.
+ */
+export async function sendJsonArray (reply: FastifyReply, items: readonly unknown[]): Promise<FastifyReply> {
+  return reply.type('application/json; charset=utf-8').send(await jsonArrayInSlices(items))
 }

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { Errors } from '../src/errors.js'
+import { Errors, TimError } from '../src/errors.js'
+import { RETRY_AFTER_S } from '../src/plugins/errors.js'
 import { ErrorBody } from '../src/messages/schemas.js'
 
 /** Health, Prometheus metrics and the OpenAPI document: public, no UserSig. */
@@ -10,21 +11,22 @@ const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['system'],
       operationId: 'getHealth',
-      summary: 'Liveness and database readiness',
+      summary: 'Liveness and readiness: the database answers and the storage has room',
+      description: 'A load balancer should send no traffic while this answers 503: its desc names the condition (shutting down, the database unavailable, the storage full); each clears by itself when it passes.',
       security: [],
       response: {
-        200: Type.Object({ status: Type.Literal('ok'), store: Type.String({ description: 'the store in use' }) }, { description: 'the gateway and its database answer' }),
-        503: { ...ErrorBody, description: 'shutting down, or the database does not answer' },
+        200: Type.Object({ status: Type.Literal('ok'), store: Type.String({ description: 'the store in use' }) }, { description: 'the gateway can serve' }),
+        503: { ...ErrorBody, description: 'shutting down, the database unavailable (6019), or the storage full (6022); see Retry-After' },
       },
     },
-  }, async (request) => {
-    try {
-      await app.store.ping()
-    } catch (err) {
-      request.log.error({ err }, 'the store does not answer')
-      throw Errors.unavailable('the database does not answer')
-    }
-    return { status: 'ok' as const, store: app.store.kind }
+  }, async (request, reply) => {
+    const condition = await app.conditions.check()
+    if (condition === undefined) return { status: 'ok' as const, store: app.store.kind }
+    request.log.warn({ condition }, 'not ready')
+    const e = condition === 'database' ? Errors.databaseUnavailable() : Errors.storageFull('anything')
+    reply.header('retry-after', String(RETRY_AFTER_S[condition]))
+    // The condition's own code and desc, as a 503: health is about readiness, not about a write.
+    throw new TimError(e.code, 503, e.message)
   })
 
   app.get('/metrics', {

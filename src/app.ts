@@ -12,6 +12,8 @@ import openapi from './plugins/openapi.js'
 import identity from './auth/identity.js'
 import metrics from './plugins/metrics.js'
 import store from './plugins/store.js'
+import conditions from './plugins/conditions.js'
+import heavyRequests from './plugins/heavy-requests.js'
 import services from './plugins/services.js'
 import idempotency from './plugins/idempotency.js'
 import rateLimit from './plugins/rate-limit.js'
@@ -68,6 +70,14 @@ export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: B
   const limits = { adminIdentifier: config.adminIdentifier, ...(nowMs !== undefined && { now: nowMs }) }
   // The order of the onRequest hooks: closing, then identity, then the limits.
   await app.register(shutdown)
+  await app.register(store, {
+    dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl,
+    pgPoolSize: config.pgPoolSize,
+    sqliteSync: config.sqliteSync,
+    ...(now !== undefined && { now }),
+  })
+  await app.register(conditions, { dataDir: config.dataDir })
   await app.register(errors)
   await app.register(jsonBody)
   await app.register(responseHeaders)
@@ -76,14 +86,8 @@ export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: B
   await app.register(identity, { sdkAppId: config.sdkAppId, secretKey: config.secretKey, adminIdentifier: config.adminIdentifier })
   await app.register(rateLimit, { perSecond: config.rateLimit, ...limits })
   await app.register(downloadLimits, { perSecond: config.downloadRateLimit, concurrency: config.downloadConcurrency, ...limits })
+  await app.register(heavyRequests, { concurrency: config.heavyConcurrency })
   await app.register(bodyTimeout, { timeoutMs: config.bodyTimeoutMs })
-  await app.register(store, {
-    dataDir: config.dataDir,
-    databaseUrl: config.databaseUrl,
-    pgPoolSize: config.pgPoolSize,
-    sqliteSync: config.sqliteSync,
-    ...(now !== undefined && { now }),
-  })
   await app.register(services, {
     dataDir: config.dataDir,
     revokeWindowS: config.revokeWindowS,

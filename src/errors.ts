@@ -48,6 +48,10 @@ export const Errors = {
   messageNotFound: entry(6021, 404, 'no message with that id or locator that the caller can see in this conversation', detail),
   routeNotFound: entry(6017, 404, 'no such endpoint', (method: string, url: string) => `no endpoint ${method} ${url}`),
   rateLimited: entry(9506, 429, 'more requests than TIM_RATE_LIMIT per second (bursts of twice that) from one identity; see Retry-After', (perSecond: number) => `rate limit exceeded: ${perSecond} requests per second per identity`),
+  heavyBusy: entry(9506, 429, 'an import or batch send while the same identity has one in progress, or TIM_HEAVY_CONCURRENCY are in progress in all; refused before the body is read; see Retry-After',
+    (ownInProgress: boolean) => ownInProgress
+      ? 'one import or batch send at a time per identity: retry when the one in progress has finished'
+      : 'the gateway is busy with other imports and batch sends: retry shortly'),
   downloadRateLimited: entry(9506, 429, 'more downloads than TIM_DOWNLOAD_RATE_LIMIT per second (bursts of twice that) from one identity; see Retry-After', (perSecond: number) => `download rate limit exceeded: ${perSecond} downloads per second per identity`),
   downloadsInProgress: entry(9507, 429, 'one identity already has TIM_DOWNLOAD_CONCURRENCY downloads in progress; see Retry-After', (max: number) => `too many downloads in progress: at most ${max} at a time per identity; retry when one has finished`),
   requestTimeout: entry(6012, 408, 'the request did not arrive in time: headers or a JSON body not within TIM_BODY_TIMEOUT_MS each, an upload not within 5 minutes; the connection is closed', (what: string) => `request timeout: ${what}`),
@@ -62,6 +66,10 @@ export const Errors = {
   upstreamFailed: entry(6009, 502, 'the remote server answered 4xx/5xx, redirected more than 5 times, or sent a body over TIM_MEDIA_MAX_BYTES', (why: string) => `download failed: ${why}`),
   upstreamUnreachable: entry(6010, 502, 'the remote server could not be reached (DNS failure, connection refused or reset)', (why: string) => `download failed: ${why}`),
   upstreamTimeout: entry(6012, 504, 'the remote server did not connect, answer or keep sending within TIM_DOWNLOAD_TIMEOUT_MS', (why: string) => `download timed out: ${why}`),
+  storageFull: entry(6022, 507, 'the gateway\'s storage is full (its disk, or the database\'s); writes are refused until space comes back; see Retry-After and GET /health',
+    (what: string) => `storage is full: ${what} cannot be written until space is freed; retry later`),
+  databaseUnavailable: entry(6019, 503, 'the database does not answer (PostgreSQL unreachable or restarting); see Retry-After and GET /health',
+    () => 'the database is unavailable: retry shortly'),
   internal: entry(6019, 500, 'an unexpected server fault (the log has the details under the request id)', () => 'internal error'),
-  unavailable: entry(6019, 503, 'the server is shutting down, or its database does not answer (GET /health)', (why: string = 'the server is shutting down') => why),
+  unavailable: entry(6019, 503, 'the server is shutting down', () => 'the server is shutting down'),
 }

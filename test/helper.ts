@@ -12,7 +12,7 @@ import { signUserSig } from '../src/auth/usersig.js'
 /** Every configuration variable (CONTRACT §2 and ours): a child process must not inherit them from the test run. */
 export const CONFIG_VARS = ['HOST', 'PORT', 'TIM_DATA_DIR', 'TIM_SDKAPPID', 'TIM_SECRET_KEY', 'TIM_ADMIN_IDENTIFIER',
   'TIM_REVOKE_WINDOW_S', 'DATABASE_URL', 'TIM_DOWNLOAD_ALLOWED_HOSTS', 'TIM_DOWNLOAD_TIMEOUT_MS',
-  'TIM_MEDIA_MAX_BYTES', 'TIM_RATE_LIMIT', 'TIM_DOWNLOAD_RATE_LIMIT', 'TIM_DOWNLOAD_CONCURRENCY', 'TIM_BODY_TIMEOUT_MS',
+  'TIM_MEDIA_MAX_BYTES', 'TIM_RATE_LIMIT', 'TIM_DOWNLOAD_RATE_LIMIT', 'TIM_DOWNLOAD_CONCURRENCY', 'TIM_HEAVY_CONCURRENCY', 'TIM_BODY_TIMEOUT_MS',
   'TIM_PG_POOL_SIZE', 'TIM_SQLITE_SYNC', 'LOG_LEVEL']
 
 /** The bits of a tap test that the helpers need. */

@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import { historyBounds, Origin, type MessageStore, type NewMessage, type StoredMessage } from '../store.js'
-import { rowToMessage as toMessage, type MessageRow as Row } from '../rows.js'
+import { contentJson, rowToMessage as toMessage, type MessageRow as Row } from '../rows.js'
 import { retrying, run, statement, transaction, type Queryable } from './pool.js'
 
 /**
@@ -138,7 +138,7 @@ export async function insertWith (db: Queryable, messages: NewMessage[]): Promis
     // One statement: the seq's row lock is held until it commits.
     const { rows: [row] } = await run<{ id: number, seq: number, server_time: number }>(db, sql.insertOne, [
       only.conv.key, only.owner === null ? 1 : 0, only.sender, only.owner, only.serverTime, only.clientTime,
-      only.rand, only.status, only.origin, only.elemMask, JSON.stringify(only.content), only.refs.map(bytes),
+      only.rand, only.status, only.origin, only.elemMask, contentJson(only.content), only.refs.map(bytes),
       only.conv.users?.[0] ?? null, only.conv.users?.[1] ?? null])
     return [stored(only, row!.id, row!.seq, row!.server_time)]
   }
@@ -190,7 +190,7 @@ export async function insertWith (db: Queryable, messages: NewMessage[]): Promis
       news.map(m => m.id), news.map(m => m.convKey), news.map(m => m.seq), news.map(m => m.sender),
       news.map(m => m.owner), news.map(m => m.serverTime), news.map(m => m.clientTime), news.map(m => m.rand),
       news.map(m => m.status), news.map(m => m.origin), news.map((_, i) => messages[created[i]!.at]!.elemMask),
-      news.map(m => JSON.stringify(m.content))])
+      news.map(m => contentJson(m.content))])
     const refs = created.flatMap(({ at }, i) => messages[at]!.refs.map(ref => [news[i]!.convKey, bytes(ref), news[i]!.id] as const))
     if (refs.length > 0) await run(db, sql.insertRefs, [refs.map(r => r[0]), refs.map(r => r[1]), refs.map(r => r[2])])
     const advanced = convs.map(c => c.key).filter(k => lastSeq.get(k) !== before.get(k))

@@ -2,12 +2,13 @@ import pg from 'pg'
 import { fileURLToPath } from 'node:url'
 import type { Store } from '../store.js'
 import { migrate } from './migrate.js'
-import { pgClientConfig } from './pool.js'
+import { pgClientConfig, run, statement } from './pool.js'
 import { pgMessages } from './messages.js'
 import { pgGroups } from './groups.js'
 import { pgIdempotency } from './idempotency.js'
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url))
+const PROBE = statement('probe', 'INSERT INTO probes (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at')
 
 export interface PgStoreOptions {
   /** Connections of this replica's pool (default 10). */
@@ -41,6 +42,9 @@ export async function openPgStore (url: string, options: PgStoreOptions = {}): P
     idempotency: pgIdempotency(pool),
     async ping () {
       await pool.query('SELECT 1')
+    },
+    async probe () {
+      await run(pool, PROBE, [Date.now()])
     },
     async close () {
       if (closed) return

@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { StorageFull, StoreUnavailable } from '../errors.js'
 
 /** A schema name that needs no quoting anywhere (search_path, CREATE SCHEMA). */
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/
@@ -41,7 +42,28 @@ export interface Statement { name: string, text: string }
 export const statement = (name: string, text: string): Statement => ({ name: `timgate_${name}`, text })
 
 export async function run<R extends pg.QueryResultRow> (db: Queryable, stmt: Statement, values: unknown[]): Promise<pg.QueryResult<R>> {
-  return db.query<R>({ name: stmt.name, text: stmt.text, values })
+  try {
+    return await db.query<R>({ name: stmt.name, text: stmt.text, values })
+  } catch (err) {
+    throw translated(err)
+  }
+}
+
+/** Errors of the connection rather than of the statement: the server is away, restarting or full of clients. */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
+  '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006'])
+/** pg's own wording of a lost or impossible connection (it gives these no code). */
+const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection closed|Cannot use a pool after calling end/
+
+/** A pg error as the condition it reports (StoreUnavailable, StorageFull), or as it is. */
+export function translated (err: unknown): unknown {
+  if (err instanceof StoreUnavailable || err instanceof StorageFull) return err
+  const { code, message } = err as { code?: unknown, message?: unknown }
+  if (code === '53100') return new StorageFull('the database server\'s disk is full', { cause: err })
+  if ((typeof code === 'string' && UNAVAILABLE_CODES.has(code)) || (typeof message === 'string' && UNAVAILABLE_MESSAGES.test(message))) {
+    return new StoreUnavailable('PostgreSQL does not answer', { cause: err })
+  }
+  return err
 }
 
 /** Serialization failures and deadlocks: the transaction lost a race and may simply run again. */
@@ -68,7 +90,7 @@ export async function retrying<T> (fn: () => Promise<T>): Promise<T> {
  */
 export async function transaction<T> (pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   return retrying(async () => {
-    const client = await pool.connect()
+    const client = await pool.connect().catch((err: unknown) => { throw translated(err) })
     let broken: Error | undefined
     try {
       await client.query('BEGIN')
@@ -78,7 +100,7 @@ export async function transaction<T> (pool: pg.Pool, fn: (client: pg.PoolClient)
     } catch (err) {
       // A client that cannot even roll back is not given back to the pool.
       await client.query('ROLLBACK').catch((e: Error) => { broken = e })
-      throw err
+      throw translated(err)
     } finally {
       client.release(broken)
     }

@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3'
 import { historyBounds, Origin, type MessageStore, type NewMessage, type StoredMessage } from '../store.js'
-import { rowToMessage as toMessage, type MessageRow as Row } from '../rows.js'
+import { contentJson, rowToMessage as toMessage, type MessageRow as Row } from '../rows.js'
 import type { Write } from './group-commit.js'
 import type { Seqs } from './seqs.js'
 
@@ -86,7 +86,7 @@ export function sqliteMessages (db: Database, write: Write, seqs: Seqs): SqliteM
     let serverTime = m.serverTime
     if (m.owner === null && m.origin !== Origin.Imported) ({ seq, time: serverTime } = seqs.next(m.conv, m.serverTime))
     else if (m.owner === null) seq = seqs.next(m.conv, null).seq
-    const id = Number(insert.run(convKey, seq, m.sender, m.owner, serverTime, m.clientTime, m.rand, m.status, m.origin, m.elemMask, JSON.stringify(m.content)).lastInsertRowid)
+    const id = Number(insert.run(convKey, seq, m.sender, m.owner, serverTime, m.clientTime, m.rand, m.status, m.origin, m.elemMask, contentJson(m.content)).lastInsertRowid)
     for (const ref of m.refs) insertRef.run(ref, convKey, id)
     // Field by field: a spread of `m` here cost as much as the INSERT.
     return {

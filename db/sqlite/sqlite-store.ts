@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3'
 import { fileURLToPath } from 'node:url'
 import type { Store } from '../store.js'
+import { StorageFull, StoreUnavailable } from '../errors.js'
 import { migrate } from './migrate.js'
 import { groupCommit, type Write } from './group-commit.js'
 import { startCheckpointer } from './checkpointer.js'
@@ -10,6 +11,18 @@ import { sqliteGroups } from './groups.js'
 import { sqliteIdempotency } from './idempotency.js'
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url))
+
+/** A SqliteError as the condition it reports, if it reports one. */
+function translated (err: unknown): unknown {
+  const code = (err as { code?: unknown }).code
+  if (typeof code !== 'string') return err
+  if (code === 'SQLITE_FULL') return new StorageFull('the database file cannot grow: its disk is full', { cause: err })
+  // SQLITE_BUSY: another process held the write lock past busy_timeout.
+  if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_BUSY') || code === 'SQLITE_CANTOPEN') {
+    return new StoreUnavailable(`the database file cannot be used (${code})`, { cause: err })
+  }
+  return err
+}
 
 export interface SqliteOptions {
   /**
@@ -47,9 +60,10 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
   // Every write runs in the transaction that group commit opens for it, with seq counting.
   const seqs = seqCounter(db)
   const commit = groupCommit(db)
-  const write: Write = (run, opts) => commit(() => seqs.within(run), opts)
+  const write: Write = (run, opts) => commit(() => seqs.within(run), opts).catch((err: unknown) => { throw translated(err) })
   const messages = sqliteMessages(db, write, seqs)
   const ping = db.prepare('SELECT 1')
+  const probe = db.prepare<[number]>('INSERT INTO probes (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at')
   let closed = false
 
   return {
@@ -59,6 +73,9 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
     idempotency: sqliteIdempotency(db, write),
     async ping () {
       ping.get()
+    },
+    async probe () {
+      await write(() => probe.run(Date.now()))
     },
     async close () {
       if (closed) return

@@ -64,6 +64,12 @@ class Meter extends Transform {
   }
 }
 
+/** A full disk (or quota) is a condition, 507, not a fault; other errors stay as they are. */
+const asCondition = (err: unknown, what: string): unknown => {
+  const code = (err as NodeJS.ErrnoException).code
+  return code === 'ENOSPC' || code === 'EDQUOT' ? Errors.storageFull(what) : err
+}
+
 /** Upload records kept in memory (oldest dropped first). */
 const RECORD_CACHE_SIZE = 10_000
 
@@ -121,7 +127,7 @@ export class UploadStore {
       await rm(tempFile, { force: true })
       // A client that went away gets a 4xx in the log, not a server fault.
       if (interrupted) throw Errors.invalidParameter(`the upload was interrupted: ${(err as Error).message}`)
-      throw err
+      throw asCondition(err, 'the upload')
     }
     await sourceDone
     return new ReceivedUpload(tempFile, meter.hash.digest('hex'), meter.size, contentType)
@@ -129,6 +135,14 @@ export class UploadStore {
 
   /** Moves received bytes to their blob (deduplicated by hash) and records the upload. */
   async commit (received: ReceivedUpload, owner: string, now: number): Promise<UploadRecord> {
+    try {
+      return await this.#commit(received, owner, now)
+    } catch (err) {
+      throw asCondition(err, 'the upload')
+    }
+  }
+
+  async #commit (received: ReceivedUpload, owner: string, now: number): Promise<UploadRecord> {
     // Same hash, same bytes: renaming over an existing blob changes nothing readers see.
     await rename(received.tempFile, this.blobFile(received.sha256))
     const record: UploadRecord = {

@@ -8,6 +8,8 @@ import type { IdempotencyKeys } from '../idempotency/keys.js'
 import { c2cConversation, ConvType, convIdFor, formatMsgId, isUserId, parseConversationId, parseMsgId, type Conversation } from './ids.js'
 import { MEDIA_TYPES, mediaRefsOf } from './elements.js'
 import { withTombstone } from './recorded.js'
+import { contentJson } from '../../db/rows.js'
+import { mapInSlices } from '../slices.js'
 import { checkMediaRefs, elemMaskOf, toContent, type MediaRefs } from './rules.js'
 import type { AnchorMessage, BatchResult, MessageIn, MessageOut } from './schemas.js'
 
@@ -135,15 +137,17 @@ export class MessageService {
   /** TIMMsgImportMsgList: all or nothing, original senders and times, deduplicated. */
   async import (who: Identity, conversationId: string, msgs: MessageIn[]): Promise<MessageOut[]> {
     const conv = await this.access(who, conversationId)
-    const drafts = msgs.map((msg, i) => {
+    // Up to 1000 messages of 12 KB: in slices, the contents serialized ahead of the write.
+    const drafts = await mapInSlices(msgs, (msg, i) => {
       const sender = this.#sender(who, conv, msg.message_sender, `[${i}].`)
       const draft = this.#draft(conv, sender, msg, Origin.Imported, `[${i}].`)
       const serverTime = this.#notFuture(msg.message_server_time ?? msg.message_client_time ?? draft.serverTime,
         `[${i}].${msg.message_server_time === undefined ? 'message_client_time' : 'message_server_time'}`)
-      // Without a client rand, the rand is derived from the message itself, so that
-      // re-importing the same message finds it again.
+      // Without a client rand, the rand is derived from the message itself (the hash of
+      // JSON [key, sender, time, content]), so that re-importing the same message finds it again.
+      const json = contentJson(draft.content)
       const rand = msg.message_rand ?? createHash('sha256')
-        .update(JSON.stringify([conv.key, sender, serverTime, draft.content])).digest().readUInt32BE(0)
+        .update(`[${JSON.stringify(conv.key)},${JSON.stringify(sender)},${serverTime},${json}]`).digest().readUInt32BE(0)
       return { ...draft, serverTime, clientTime: msg.message_client_time ?? serverTime, rand }
     })
     for (const [i, msg] of msgs.entries()) {
@@ -353,7 +357,7 @@ export class MessageService {
       needPeer ? this.#messages.readPoint(conv.key, conv.target) : undefined,
     ])
     const lens: Lens = { viewer, ...(read !== undefined && { read }), ...(peerRead !== undefined && { peerRead }) }
-    return messages.map(m => this.#view(m, lens))
+    return mapInSlices(messages, m => this.#view(m, lens))
   }
 
   /** A stored message as the lens's viewer sees it. */

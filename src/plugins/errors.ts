@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { STATUS_CODES } from 'node:http'
 import { Errors, TimError } from '../errors.js'
+import { StorageFull, StoreUnavailable } from '../../db/errors.js'
 
 /**
  * The one renderer of `{code, desc}`: every failure, ours or Fastify's, becomes the
@@ -30,9 +31,14 @@ function validationDesc (err: FastifyError): string {
   return `${path === '' ? part : `${part === 'body' ? '' : `${part} `}${path}`} ${first.message ?? 'is invalid'}`
 }
 
-/** Any error as the catalogue's TimError: ours as they are, Fastify's by their meaning, the rest 500. */
+/** Seconds a client should wait before retrying, by condition. */
+export const RETRY_AFTER_S = { storage: 10, database: 2 } as const
+
+/** Any error as the catalogue's TimError: ours as they are, Fastify's and the store's by their meaning, the rest 500. */
 export function toTimError (err: FastifyError, bodyLimit: number, contentType: string | undefined): TimError {
   if (err instanceof TimError) return err
+  if (err instanceof StorageFull) return Errors.storageFull('the change')
+  if (err instanceof StoreUnavailable) return Errors.databaseUnavailable()
   if (err.validation !== undefined) return Errors.invalidParameter(validationDesc(err))
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return Errors.bodyTooLarge(bodyLimit)
   if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return Errors.unsupportedMediaType(contentType ?? 'none')
@@ -66,8 +72,13 @@ export default fp(async (app) => {
     const e = toTimError(err, request.routeOptions.bodyLimit ?? BODY_LIMIT, request.headers['content-type'])
     // A failure caused by the client leaving (an aborted download) is not the server's.
     if (reply.raw.destroyed) request.log.info({ err }, 'request ended: the client went away')
+    else if (e.statusCode === 507 || e.statusCode === 503) request.log.warn({ err }, e.message)
     else if (e.statusCode >= 500) request.log.error({ err }, 'request failed')
+    // Conditions, not faults: they pass by themselves, and /health says so meanwhile.
+    if (e.statusCode === 507) app.conditions.storageFull()
+    const retryAfter = e.statusCode === 507 ? RETRY_AFTER_S.storage : err instanceof StoreUnavailable ? RETRY_AFTER_S.database : undefined
+    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
     return sendError(reply, e)
   })
   app.setNotFoundHandler((request, reply) => sendError(reply, Errors.routeNotFound(request.method, request.url.split('?')[0] ?? '')))
-}, { name: 'timgate-errors' })
+}, { name: 'timgate-errors', dependencies: ['timgate-conditions'] })
