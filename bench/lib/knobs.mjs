@@ -29,6 +29,8 @@ export function readKnobs (defaults = {}, env = process.env) {
     historySizes: sizes('BENCH_HISTORY_SIZES', '10k,1m,10m'),
     downloadBytes: num('BENCH_DOWNLOAD_BYTES', MB),
     rssDuration: num('BENCH_RSS_DURATION', 60, { zero: true }), // 0 skips the sustained-RSS run
+    hogConcurrency: raw('BENCH_HOG_CONCURRENCY', '8,48').split(',').map(Number), // starvation: the hog's imports in flight
+    lightRate: num('BENCH_LIGHT_RATE', 100), // starvation: light requests a second from the other identities
     // PostgreSQL scenarios
     pgUrl: raw('BENCH_PG_URL', 'postgres://postgres@127.0.0.1:5432/test'),
     pool: num('BENCH_POOL', 10), // the gateway's TIM_PG_POOL_SIZE and the naive server's pool

@@ -18,7 +18,7 @@ export interface HeavyRequestOptions {
  * Heavy requests (CONTRACT §12) are admitted one at a time per identity (the UserSig's
  * identifier, the admin's too) and `concurrency` at a time in all. Beyond that they are
  * refused at once, on their headers, before a byte of the body is read: 429 9506 with
- * Retry-After, never queued. A slot is held from the request's arrival until its response
+ * Retry-After and the connection closed, never queued. A slot is held from the request's arrival until its response
  * closes (finished, failed or the client gone). What a heavy request does is sliced so
  * that admitted ones share the event loop with everyone else (src/slices.ts).
  */
@@ -30,7 +30,9 @@ export default fp<HeavyRequestOptions>(async (app, opts) => {
     const { caller } = request.identity
     const busy = callers.has(caller) || (opts.concurrency > 0 && inProgress >= opts.concurrency)
     if (busy) {
-      reply.header('retry-after', '1')
+      // The connection closes after the answer: reading a 16 MiB body only to drop it
+      // would cost the event loop what the refusal saves (RFC 9112 §9.6).
+      reply.header('retry-after', '1').header('connection', 'close')
       return done(Errors.heavyBusy(callers.has(caller)))
     }
     // A response closed already (the client left before this hook) would never release.

@@ -67,7 +67,7 @@ export default fp(async (app) => {
     request.idempotencyClaim = undefined
     const recorded = reply.statusCode >= 500
       ? app.idempotency.release(claim)
-      : app.idempotency.complete(claim, reply.statusCode, typeof payload === 'string' ? payload : '')
+      : app.idempotency.complete(claim, reply.statusCode, typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : '')
     recorded.then(() => done(null, payload), done)
   })
 
