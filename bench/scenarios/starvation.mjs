@@ -5,6 +5,7 @@
 // history and /health in turn). Reported for each K: the light requests' p50/p99/max, the
 // gateway's peak RSS, the hog's imports done and refused; and the same light load with no
 // hog, in the same run. Targets: light p99 ≤ 250 ms, peak RSS < 1 GiB.
+import { Buffer } from 'node:buffer'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool } from 'undici'
@@ -72,7 +73,7 @@ const scenario = {
     }
     const measure = async (hogConcurrency) => {
       const rss = ctx.sampleRss(gateway.pid, 50)
-      const abort = new AbortController()
+      const abort = new globalThis.AbortController()
       const h = hogConcurrency === 0 ? undefined : hog(gateway.base, ctx.sign('hog'), hogConcurrency, abort.signal)
       // The hog gets going before the light load is measured.
       if (h !== undefined) await sleep(2000)

@@ -2,6 +2,7 @@ import type pg from 'pg'
 import { historyBounds, Origin, type MessageStore, type NewMessage, type StoredMessage } from '../store.js'
 import { contentJson, rowToMessage as toMessage, type MessageRow as Row } from '../rows.js'
 import { retrying, run, statement, transaction, type Queryable } from './pool.js'
+import { groupCommit } from './group-commit.js'
 
 /**
  * The message store on a pool. Parameters in a SELECT list are cast, as PostgreSQL cannot
@@ -200,16 +201,19 @@ export async function insertWith (db: Queryable, messages: NewMessage[]): Promis
   return out as StoredMessage[]
 }
 
-export function pgMessages (pool: pg.Pool): MessageStore {
+export function pgMessages (pool: pg.Pool, poolSize: number): MessageStore {
   const one = async (stmt: typeof sql[keyof typeof sql], values: unknown[]): Promise<StoredMessage | undefined> => {
     const { rows: [row] } = await run<Row>(pool, stmt, values)
     return row === undefined ? undefined : toMessage(row)
   }
+  const alone = async (messages: NewMessage[]): Promise<StoredMessage[]> => {
+    if (messages.length === 1 && messages[0]!.origin !== Origin.Imported) return retrying(() => insertWith(pool, messages))
+    return transaction(pool, client => insertWith(client, messages))
+  }
+  // Half the pool for groups of writes: reads keep connections of their own.
+  const insert = groupCommit(pool, alone, insertWith, { maxInFlight: Math.max(1, Math.floor(poolSize / 2)) })
   return {
-    async insert (messages) {
-      if (messages.length === 1 && messages[0]!.origin !== Origin.Imported) return retrying(() => insertWith(pool, messages))
-      return transaction(pool, client => insertWith(client, messages))
-    },
+    insert,
     async allocateId () {
       const { rows: [row] } = await run<{ id: number }>(pool, sql.nextIds, [1])
       return row!.id

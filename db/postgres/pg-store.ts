@@ -24,7 +24,8 @@ export interface PgStoreOptions {
  */
 export async function openPgStore (url: string, options: PgStoreOptions = {}): Promise<Store> {
   const { schema, ...config } = pgClientConfig(url, options.schema)
-  const pool = new pg.Pool({ ...config, max: options.poolSize ?? 10 })
+  const poolSize = options.poolSize ?? 10
+  const pool = new pg.Pool({ ...config, max: poolSize })
   // An idle connection that dies (a server restart) is dropped by the pool; the next
   // query reports the failure to its request. Without a listener it would end the process.
   pool.on('error', () => {})
@@ -37,7 +38,7 @@ export async function openPgStore (url: string, options: PgStoreOptions = {}): P
   let closed = false
   return {
     kind: 'postgres',
-    messages: pgMessages(pool),
+    messages: pgMessages(pool, poolSize),
     groups: pgGroups(pool),
     idempotency: pgIdempotency(pool),
     async ping () {

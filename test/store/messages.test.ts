@@ -171,3 +171,15 @@ t.test('when ids are allocated for messages never stored, then they are unique a
   t.equal(new Set(all).size, all.length)
   t.ok(ids.every(id => id > m!.id && id < n!.id), 'from the same sequence')
 })
+
+t.test('when concurrent writes share a commit and one of them fails, then it fails alone and the others are stored, gapless', async t => {
+  const s = await openStore(t)
+  const ab = c2c('a', 'b')
+  const writes = Array.from({ length: 30 }, (_, i) => i === 13
+    ? s.messages.insert([draft(ab, 'a', 'bad', { content: { message_elem_array: [{ elem_type: 0, n: 1n }] } })])
+    : s.messages.insert([draft(ab, 'a', `m${i}`)]))
+  const settled = await Promise.allSettled(writes)
+  t.same(settled.map(r => r.status === 'rejected'), settled.map((_, i) => i === 13), 'only the bad one failed')
+  const page = await s.messages.history({ convKey: ab.key, viewer: 'a', forward: true, limit: 100 })
+  t.same(page.map(m => m.seq), Array.from({ length: 29 }, (_, i) => i + 1))
+})
