@@ -58,6 +58,8 @@ export interface NewMessage {
   content: MessageContent
   /** The id and url values of its media elements: what MessageStore.findByRef finds it by. */
   refs: readonly string[]
+  /** It is news: a `message` event goes into the log with it (sent and server-made messages). */
+  event: boolean
 }
 
 /** What a revoke leaves of a message: the service decides its form. */
@@ -106,7 +108,7 @@ export interface MessageStore {
   newest (convKey: string, viewer: string): Promise<StoredMessage | undefined>
   /** A page of history in walking order, without the viewer's deletions. */
   history (query: HistoryQuery): Promise<StoredMessage[]>
-  /** Replaces a message by its tombstone; its media references go with its content. */
+  /** Replaces a message by its tombstone, its media references going with its content; a `revoke` event. */
   revoke (convKey: string, id: number, tombstone: Tombstone): Promise<void>
   /**
    * The newest message `viewer` may see that carries `ref` (NewMessage.refs): one of a C2C
@@ -114,12 +116,62 @@ export interface MessageStore {
    * group with `anyGroup`), or a saved message it owns.
    */
   findByRef (ref: string, viewer: string, anyGroup?: boolean): Promise<StoredMessage | undefined>
-  /** Moves a user's read point forward to `to`; never backward. */
-  markRead (convKey: string, userId: string, to: HistoryPosition): Promise<void>
+  /** Moves a user's read point forward to `to`, never backward; with `receipt`, a move is a `read_receipt` event. */
+  markRead (convKey: string, userId: string, to: HistoryPosition, receipt: boolean): Promise<void>
   readPoint (convKey: string, userId: string): Promise<HistoryPosition | undefined>
+  /** Every read point in these conversations (what the views of events need, in one read). */
+  readPoints (convKeys: readonly string[]): Promise<Array<{ convKey: string, userId: string, at: HistoryPosition }>>
+  /** Shared (not saved) messages by conversation and id, as stored, in no particular order; missing ones left out. */
+  sharedMany (refs: ReadonlyArray<{ convKey: string, id: number }>): Promise<StoredMessage[]>
   deleteFor (convKey: string, userId: string, messageId: number): Promise<void>
   /** Deletes, for the user, every message the conversation holds now. */
   clearFor (convKey: string, userId: string): Promise<void>
+}
+
+export const EventType = { Message: 1, Revoke: 2, ReadReceipt: 3, Membership: 9 } as const
+export type EventType = typeof EventType[keyof typeof EventType]
+
+/** An event as the log keeps it: what changed, not how anyone sees it. */
+export interface LoggedEvent {
+  /** Its position: positions increase in commit order, app-wide. */
+  pos: number
+  type: EventType
+  convKey: string
+  /** The two users of a C2C conversation; null for a group. */
+  users: readonly [string, string] | null
+  /** message, revoke: the message; read receipt: the message at the new read point. */
+  messageId: number | null
+  /** read receipt: the reader; revoke: the revoker; membership: the user. */
+  actor: string | null
+  /** membership: the user's role from here on; null once it left. */
+  role: number | null
+  /** Unix seconds. */
+  at: number
+}
+
+/**
+ * The event log (CONTRACT §8). Events are written by the other ports, in the transaction
+ * of the change they report; this port reads them. Positions are readable only once every
+ * position before them is: a reader that resumes after P never misses a later commit.
+ */
+export interface EventStore {
+  /** Events after position `after`, in order, at most `limit`. */
+  read (after: number, limit: number): Promise<LoggedEvent[]>
+  /** The same, only those `user` receives: its C2C conversations, and groups it was a member of at the event (membership events not included). */
+  readFor (user: string, after: number, limit: number): Promise<LoggedEvent[]>
+  /** The oldest position kept (undefined: none kept yet) and the newest readable (0: none yet). */
+  bounds (): Promise<{ oldest: number | undefined, newest: number }>
+  /**
+   * The newest readable position, once what has committed is readable (PostgreSQL: numbered,
+   * where no older transaction still runs): "live" starts after it.
+   */
+  settle (): Promise<number>
+  /** The members of a group at position `pos`. */
+  membersAt (convKey: string, pos: number): Promise<string[]>
+  /** Forgets events before unix time `before` (a batch at a time); how many. */
+  sweep (before: number): Promise<number>
+  /** `listener` is called when new events may be readable; answers the unsubscribe. */
+  subscribe (listener: () => void): () => void
 }
 
 export const GroupRole = { Member: 0, Admin: 1, Owner: 2 } as const
@@ -185,6 +237,7 @@ export interface Store {
   readonly messages: MessageStore
   readonly groups: GroupStore
   readonly idempotency: IdempotencyStore
+  readonly events: EventStore
   /** Liveness: resolves when the database answers. */
   ping (): Promise<void>
   /** A small real write: resolves when the database can take one (its disk has room). */

@@ -26,6 +26,8 @@ import groupRoutes from '../routes/groups.js'
 import systemRoutes from '../routes/system.js'
 import mediaRoutes from '../routes/media.js'
 import downloadRoutes from '../routes/downloads.js'
+import eventRoutes from '../routes/events.js'
+import events from './plugins/events.js'
 
 export interface BuildOptions {
   config: Config
@@ -96,12 +98,13 @@ export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: B
     ...(now !== undefined && { now }),
   })
   await app.register(idempotency)
+  await app.register(events, { retentionS: config.eventsRetentionS, now: now ?? (() => Math.floor(Date.now() / 1000)) })
   await app.register(upstream, {
     allowedHosts: config.downloadAllowedHosts,
     timeoutMs: config.downloadTimeoutMs,
     maxBytes: config.mediaMaxBytes,
     ...(dispatcher !== undefined && { dispatcher }),
   })
-  for (const routes of [systemRoutes, messageRoutes, batchRoutes, groupRoutes, mediaRoutes, downloadRoutes]) await app.register(routes)
+  for (const routes of [systemRoutes, messageRoutes, batchRoutes, groupRoutes, mediaRoutes, downloadRoutes, eventRoutes]) await app.register(routes)
   return app
 }

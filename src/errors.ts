@@ -52,6 +52,8 @@ export const Errors = {
     (ownInProgress: boolean) => ownInProgress
       ? 'one import or batch send at a time per identity: retry when the one in progress has finished'
       : 'the gateway is busy with other imports and batch sends: retry shortly'),
+  tooManyStreams: entry(9507, 429, 'GET /events while the identity (or the user the admin acts for) has 10 streams open; see Retry-After',
+    (max: number) => `too many event streams: at most ${max} at a time per identity; close one first`),
   downloadRateLimited: entry(9506, 429, 'more downloads than TIM_DOWNLOAD_RATE_LIMIT per second (bursts of twice that) from one identity; see Retry-After', (perSecond: number) => `download rate limit exceeded: ${perSecond} downloads per second per identity`),
   downloadsInProgress: entry(9507, 429, 'one identity already has TIM_DOWNLOAD_CONCURRENCY downloads in progress; see Retry-After', (max: number) => `too many downloads in progress: at most ${max} at a time per identity; retry when one has finished`),
   requestTimeout: entry(6012, 408, 'the request did not arrive in time: headers or a JSON body not within TIM_BODY_TIMEOUT_MS each, an upload not within 5 minutes; the connection is closed', (what: string) => `request timeout: ${what}`),

@@ -2,6 +2,7 @@ import type pg from 'pg'
 import type { GroupRole, GroupStore } from '../store.js'
 import { bytes, insertWith } from './messages.js'
 import { run, statement, transaction } from './pool.js'
+import type { PgEventAppender } from './events.js'
 
 /**
  * Groups on a pool, keyed by their conversation's key, so that a membership change and its
@@ -26,7 +27,7 @@ const sql = {
     WHERE g.conv_key = $1 ORDER BY m.joined_at, m.user_id`),
 } as const
 
-export function pgGroups (pool: pg.Pool): GroupStore {
+export function pgGroups (pool: pg.Pool, events: PgEventAppender, now: () => number): GroupStore {
   return {
     async create (key, group, tips) {
       return transaction(pool, async client => {
@@ -35,9 +36,11 @@ export function pgGroups (pool: pg.Pool): GroupStore {
         const members = new Map<string, GroupRole>()
         for (const m of group.members) members.set(m.userId, m.role)
         await run(client, sql.insertMembers, [key, [...members.keys()], [...members.values()]])
-        if (tips !== undefined) await insertWith(client, [tips])
+        const at = now()
+        for (const [userId, role] of members) await events.membership(client, key, userId, role, at)
+        if (tips !== undefined) await insertWith(client, [tips], events)
         return true
-      })
+      }).finally(events.committed)
     },
     async get (key) {
       const { rows } = await run<{ group_id: string, group_name: Buffer, owner: string, user_id: string | null, role: number | null }>(
@@ -57,11 +60,18 @@ export function pgGroups (pool: pg.Pool): GroupStore {
         // Checked again under the group's lock: racing identical changes apply (and tip) once.
         const { rows: [current] } = await run<{ role: number }>(client, sql.roleOf, [key, change.userId])
         if ((current?.role ?? null) === change.role) return false
-        if (change.role === null) await run(client, sql.removeMember, [key, change.userId])
-        else await run(client, sql.setMember, [key, change.userId, change.role])
-        await insertWith(client, [tips])
+        // A joining member hears its invite; a leaving one its quit or kick: the tips go
+        // after a join and before a leave in the log.
+        if (change.role === null) {
+          await insertWith(client, [tips], events)
+          await run(client, sql.removeMember, [key, change.userId])
+        } else {
+          await run(client, sql.setMember, [key, change.userId, change.role])
+        }
+        await events.membership(client, key, change.userId, change.role, tips.serverTime)
+        if (change.role !== null) await insertWith(client, [tips], events)
         return true
-      })
+      }).finally(events.committed)
     },
   }
 }

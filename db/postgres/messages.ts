@@ -1,8 +1,9 @@
 import type pg from 'pg'
-import { historyBounds, Origin, type MessageStore, type NewMessage, type StoredMessage } from '../store.js'
+import { EventType, historyBounds, Origin, type MessageStore, type NewMessage, type StoredMessage } from '../store.js'
 import { contentJson, rowToMessage as toMessage, type MessageRow as Row } from '../rows.js'
 import { retrying, run, statement, transaction, type Queryable } from './pool.js'
 import { groupCommit } from './group-commit.js'
+import type { PgEventAppender } from './events.js'
 
 /**
  * The message store on a pool. Parameters in a SELECT list are cast, as PostgreSQL cannot
@@ -48,7 +49,8 @@ const sql = {
         $7::bigint, $8::integer, $9::integer, $10::integer, $11::text
       FROM c
       RETURNING id, seq, server_time),
-    r AS (INSERT INTO message_refs (conv_key, ref, message_id) SELECT $1::text, ref, m.id FROM m, unnest($12::bytea[]) AS ref)
+    r AS (INSERT INTO message_refs (conv_key, ref, message_id) SELECT $1::text, ref, m.id FROM m, unnest($12::bytea[]) AS ref),
+    e AS (INSERT INTO events (type, conv_key, message_id, at) SELECT ${EventType.Message}, $1::text, m.id, m.server_time FROM m WHERE $15::boolean)
     SELECT id, seq, server_time FROM m`),
   /** Locks conversations in key order (the one order of every writer: no deadlock), creating missing ones. */
   lockConversations: statement('lock_conversations', `INSERT INTO conversations AS c (conv_key, last_seq, user_a, user_b)
@@ -86,8 +88,9 @@ const sql = {
     ORDER BY m.server_time, m.seq, m.id LIMIT $10`),
 
   /** The content goes, and the media references with it. */
-  revoke: statement('revoke', `WITH refs AS (DELETE FROM message_refs WHERE conv_key = $1 AND message_id = $2)
-    UPDATE messages SET status = $3, revoker = $4, elem_mask = $5, content = $6 WHERE conv_key = $1 AND id = $2`),
+  revoke: statement('revoke', `WITH refs AS (DELETE FROM message_refs WHERE conv_key = $1 AND message_id = $2),
+    u AS (UPDATE messages SET status = $3, revoker = $4, elem_mask = $5, content = $6 WHERE conv_key = $1 AND id = $2 RETURNING id)
+    INSERT INTO events (type, conv_key, message_id, actor, at) SELECT ${EventType.Revoke}, $1, u.id, $4, $7 FROM u`),
   /**
    * The newest message carrying a media ref that the viewer may see: its own saved one, one
    * of a C2C thread it is one of the users of, or one of a group it is a member of now.
@@ -100,11 +103,16 @@ const sql = {
         OR (c.user_a IS NULL AND ($3::boolean OR EXISTS (
           SELECT 1 FROM group_members gm WHERE gm.conv_key = r.conv_key AND gm.user_id = $2))))))
       ORDER BY r.message_id DESC LIMIT 1)`),
-  /** The read point moves only forward, also when two replicas race. */
-  markRead: statement('mark_read', `INSERT INTO read_points AS r (conv_key, user_id, server_time, seq, id) VALUES ($1, $2, $3, $4, $5)
-    ON CONFLICT (conv_key, user_id) DO UPDATE SET server_time = excluded.server_time, seq = excluded.seq, id = excluded.id
-    WHERE (excluded.server_time, excluded.seq, excluded.id) > (r.server_time, r.seq, r.id)`),
+  /** The read point moves only forward, also when two replicas race; with $7, a move is a read receipt. */
+  markRead: statement('mark_read', `WITH r AS (
+      INSERT INTO read_points AS r (conv_key, user_id, server_time, seq, id) VALUES ($1, $2, $3, $4, $5)
+      ON CONFLICT (conv_key, user_id) DO UPDATE SET server_time = excluded.server_time, seq = excluded.seq, id = excluded.id
+      WHERE (excluded.server_time, excluded.seq, excluded.id) > (r.server_time, r.seq, r.id) RETURNING 1)
+    INSERT INTO events (type, conv_key, message_id, actor, at) SELECT ${EventType.ReadReceipt}, $1, $5, $2, $6 FROM r WHERE $7::boolean`),
   readPoint: statement('read_point', 'SELECT server_time, seq, id FROM read_points WHERE conv_key = $1 AND user_id = $2'),
+  readPoints: statement('read_points_of', 'SELECT conv_key, user_id, server_time, seq, id FROM read_points WHERE conv_key = ANY($1::text[])'),
+  sharedMany: statement('shared_many', `SELECT ${pageColumns} FROM unnest($1::text[], $2::bigint[]) AS r(conv_key, id)
+    JOIN messages m ON m.conv_key = r.conv_key AND m.id = r.id WHERE m.owner IS NULL`),
   deleteFor: statement('delete_for', 'INSERT INTO deletions (conv_key, user_id, message_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING'),
   clearFor: statement('clear_for', `INSERT INTO clears AS c (conv_key, user_id, up_to_id)
     SELECT $1::text, $2::text, coalesce(max(id), 0) FROM messages WHERE conv_key = $1::text
@@ -132,7 +140,7 @@ const stored = (m: NewMessage, id: number, seq: number, serverTime: number): Sto
  * replicas, ids grow in that order too (what "delete all" relies on), and imports see
  * every import committed before them.
  */
-export async function insertWith (db: Queryable, messages: NewMessage[]): Promise<StoredMessage[]> {
+export async function insertWith (db: Queryable, messages: NewMessage[], events: PgEventAppender): Promise<StoredMessage[]> {
   const only = messages[0]
   if (only === undefined) return []
   if (messages.length === 1 && only.origin !== Origin.Imported) {
@@ -140,7 +148,7 @@ export async function insertWith (db: Queryable, messages: NewMessage[]): Promis
     const { rows: [row] } = await run<{ id: number, seq: number, server_time: number }>(db, sql.insertOne, [
       only.conv.key, only.owner === null ? 1 : 0, only.sender, only.owner, only.serverTime, only.clientTime,
       only.rand, only.status, only.origin, only.elemMask, contentJson(only.content), only.refs.map(bytes),
-      only.conv.users?.[0] ?? null, only.conv.users?.[1] ?? null])
+      only.conv.users?.[0] ?? null, only.conv.users?.[1] ?? null, only.event])
     return [stored(only, row!.id, row!.seq, row!.server_time)]
   }
   const convs = [...new Map(messages.map(m => [m.conv.key, m.conv])).values()]
@@ -194,6 +202,7 @@ export async function insertWith (db: Queryable, messages: NewMessage[]): Promis
       news.map(m => contentJson(m.content))])
     const refs = created.flatMap(({ at }, i) => messages[at]!.refs.map(ref => [news[i]!.convKey, bytes(ref), news[i]!.id] as const))
     if (refs.length > 0) await run(db, sql.insertRefs, [refs.map(r => r[0]), refs.map(r => r[1]), refs.map(r => r[2])])
+    await events.messages(db, news.filter((_, i) => messages[created[i]!.at]!.event).map(m => ({ convKey: m.convKey, messageId: m.id, at: m.serverTime })))
     const advanced = convs.map(c => c.key).filter(k => lastSeq.get(k) !== before.get(k))
     if (advanced.length > 0) await run(db, sql.setLastSeqs, [advanced, advanced.map(k => lastSeq.get(k)!), advanced.map(k => lastTime.get(k)!)])
   }
@@ -201,19 +210,23 @@ export async function insertWith (db: Queryable, messages: NewMessage[]): Promis
   return out as StoredMessage[]
 }
 
-export function pgMessages (pool: pg.Pool, poolSize: number): MessageStore {
+export function pgMessages (pool: pg.Pool, poolSize: number, events: PgEventAppender, now: () => number): MessageStore {
   const one = async (stmt: typeof sql[keyof typeof sql], values: unknown[]): Promise<StoredMessage | undefined> => {
     const { rows: [row] } = await run<Row>(pool, stmt, values)
     return row === undefined ? undefined : toMessage(row)
   }
   const alone = async (messages: NewMessage[]): Promise<StoredMessage[]> => {
-    if (messages.length === 1 && messages[0]!.origin !== Origin.Imported) return retrying(() => insertWith(pool, messages))
-    return transaction(pool, client => insertWith(client, messages))
+    if (messages.length === 1 && messages[0]!.origin !== Origin.Imported) return retrying(() => insertWith(pool, messages, events))
+    return transaction(pool, client => insertWith(client, messages, events))
   }
   // Half the pool for groups of writes: reads keep connections of their own.
-  const insert = groupCommit(pool, alone, insertWith, { maxInFlight: Math.max(1, Math.floor(poolSize / 2)) })
+  const grouped = groupCommit(pool, alone, (client, messages) => insertWith(client, messages, events), { maxInFlight: Math.max(1, Math.floor(poolSize / 2)) })
   return {
-    insert,
+    async insert (messages) {
+      const stored = await grouped(messages)
+      if (messages.some(m => m.event)) events.committed()
+      return stored
+    },
     async allocateId () {
       const { rows: [row] } = await run<{ id: number }>(pool, sql.nextIds, [1])
       return row!.id
@@ -238,17 +251,28 @@ export function pgMessages (pool: pg.Pool, poolSize: number): MessageStore {
       return rows.map(toMessage)
     },
     async revoke (convKey, id, t) {
-      await run(pool, sql.revoke, [convKey, id, t.status, t.revoker, t.elemMask, JSON.stringify(t.content)])
+      await run(pool, sql.revoke, [convKey, id, t.status, t.revoker, t.elemMask, JSON.stringify(t.content), now()])
+      events.committed()
     },
     async findByRef (ref, viewer, anyGroup = false) {
       return one(sql.byRef, [bytes(ref), viewer, anyGroup])
     },
-    async markRead (convKey, userId, to) {
-      await run(pool, sql.markRead, [convKey, userId, to.serverTime, to.seq, to.id])
+    async markRead (convKey, userId, to, receipt) {
+      const { rowCount } = await run(pool, sql.markRead, [convKey, userId, to.serverTime, to.seq, to.id, now(), receipt])
+      if ((rowCount ?? 0) > 0) events.committed()
     },
     async readPoint (convKey, userId) {
       const { rows: [row] } = await run<{ server_time: number, seq: number, id: number }>(pool, sql.readPoint, [convKey, userId])
       return row === undefined ? undefined : { serverTime: row.server_time, seq: row.seq, id: row.id }
+    },
+    async readPoints (convKeys) {
+      const { rows } = await run<{ conv_key: string, user_id: string, server_time: number, seq: number, id: number }>(pool, sql.readPoints, [[...new Set(convKeys)]])
+      return rows.map(r => ({ convKey: r.conv_key, userId: r.user_id, at: { serverTime: r.server_time, seq: r.seq, id: r.id } }))
+    },
+    async sharedMany (refs) {
+      if (refs.length === 0) return []
+      const { rows } = await run<Row>(pool, sql.sharedMany, [refs.map(r => r.convKey), refs.map(r => r.id)])
+      return rows.map(toMessage)
     },
     async deleteFor (convKey, userId, messageId) {
       await run(pool, sql.deleteFor, [convKey, userId, messageId])

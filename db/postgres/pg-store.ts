@@ -6,6 +6,7 @@ import { pgClientConfig, run, statement } from './pool.js'
 import { pgMessages } from './messages.js'
 import { pgGroups } from './groups.js'
 import { pgIdempotency } from './idempotency.js'
+import { pgEvents } from './events.js'
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url))
 const PROBE = statement('probe', 'INSERT INTO probes (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at')
@@ -15,6 +16,8 @@ export interface PgStoreOptions {
   poolSize?: number
   /** Where the tables live (created if missing); else the URL's `?schema=`, else the server's search_path. */
   schema?: string
+  /** Unix seconds now (events' times). */
+  now?: () => number
 }
 
 /**
@@ -35,12 +38,21 @@ export async function openPgStore (url: string, options: PgStoreOptions = {}): P
     await pool.end()
     throw err
   }
+  const now = options.now ?? (() => Math.floor(Date.now() / 1000))
+  let events
+  try {
+    events = await pgEvents(pool, config, schema)
+  } catch (err) {
+    await pool.end()
+    throw err
+  }
   let closed = false
   return {
     kind: 'postgres',
-    messages: pgMessages(pool, poolSize),
-    groups: pgGroups(pool),
+    messages: pgMessages(pool, poolSize, events.appender, now),
+    groups: pgGroups(pool, events.appender, now),
     idempotency: pgIdempotency(pool),
+    events: events.store,
     async ping () {
       await pool.query('SELECT 1')
     },
@@ -50,6 +62,7 @@ export async function openPgStore (url: string, options: PgStoreOptions = {}): P
     async close () {
       if (closed) return
       closed = true
+      await events.close()
       await pool.end()
     },
   }

@@ -1,9 +1,10 @@
 import type { Database } from 'better-sqlite3'
 import type { GroupRole, GroupStore, NewMessage, StoredMessage } from '../store.js'
 import type { Write } from './group-commit.js'
+import type { EventAppender } from './events.js'
 
 /** Groups on one SQLite connection; tips messages go in through `insertOne`, in the same write. */
-export function sqliteGroups (db: Database, write: Write, insertOne: (m: NewMessage) => StoredMessage, now: () => number): GroupStore {
+export function sqliteGroups (db: Database, write: Write, insertOne: (m: NewMessage) => StoredMessage, events: EventAppender, now: () => number): GroupStore {
   const insertGroup = db.prepare('INSERT INTO groups (conv_key, group_id, group_name, owner, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING')
   const getGroup = db.prepare<[string], { group_id: string, group_name: string, owner: string }>('SELECT group_id, group_name, owner FROM groups WHERE conv_key = ?')
   const members = db.prepare<[string], { user_id: string, role: number }>('SELECT user_id, role FROM group_members WHERE conv_key = ? ORDER BY joined_at, user_id')
@@ -18,8 +19,12 @@ export function sqliteGroups (db: Database, write: Write, insertOne: (m: NewMess
   return {
     async create (key, group, tips) {
       return write(() => {
-        if (insertGroup.run(key, group.groupId, group.name, group.owner, now()).changes === 0) return false
-        for (const m of group.members) setMember.run({ key, userId: m.userId, role: m.role })
+        const at = now()
+        if (insertGroup.run(key, group.groupId, group.name, group.owner, at).changes === 0) return false
+        for (const m of group.members) {
+          setMember.run({ key, userId: m.userId, role: m.role })
+          events.membership(key, m.userId, m.role, at)
+        }
         if (tips !== undefined) insertOne(tips)
         return true
       })
@@ -38,9 +43,17 @@ export function sqliteGroups (db: Database, write: Write, insertOne: (m: NewMess
       return write(() => {
         // Checked again inside the transaction: racing identical changes apply (and tip) once.
         if ((roleOf.get(key, userId)?.role ?? null) === role) return false
-        if (role === null) removeMember.run(key, userId)
-        else setMember.run({ key, userId, role })
-        insertOne(tips)
+        // A joining member hears its invite; a leaving one its quit or kick: the tips go
+        // after a join and before a leave in the log.
+        if (role === null) {
+          insertOne(tips)
+          removeMember.run(key, userId)
+          events.membership(key, userId, null, tips.serverTime)
+        } else {
+          setMember.run({ key, userId, role })
+          events.membership(key, userId, role, tips.serverTime)
+          insertOne(tips)
+        }
         return true
       })
     },

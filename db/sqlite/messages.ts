@@ -1,8 +1,9 @@
 import type { Database } from 'better-sqlite3'
-import { historyBounds, Origin, type MessageStore, type NewMessage, type StoredMessage } from '../store.js'
+import { EventType, historyBounds, Origin, type MessageStore, type NewMessage, type StoredMessage } from '../store.js'
 import { contentJson, rowToMessage as toMessage, type MessageRow as Row } from '../rows.js'
 import type { Write } from './group-commit.js'
 import type { Seqs } from './seqs.js'
+import type { EventAppender } from './events.js'
 
 /** Every select names @viewer: saved messages are the owner's, deletions are per user. */
 const COLUMNS = `id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, revoker, content,
@@ -19,7 +20,7 @@ export interface SqliteMessages {
   insertOne (m: NewMessage): StoredMessage
 }
 
-export function sqliteMessages (db: Database, write: Write, seqs: Seqs): SqliteMessages {
+export function sqliteMessages (db: Database, write: Write, seqs: Seqs, events: EventAppender, now: () => number): SqliteMessages {
   const insert = db.prepare<unknown[]>(
     'INSERT INTO messages (conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content) ' +
     'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
@@ -52,12 +53,16 @@ export function sqliteMessages (db: Database, write: Write, seqs: Seqs): SqliteM
   const revoke = db.prepare<{ id: number, convKey: string, status: number, revoker: string, elemMask: number, content: string }>(
     'UPDATE messages SET status = @status, revoker = @revoker, elem_mask = @elemMask, content = @content WHERE id = @id AND conv_key = @convKey')
   const deleteRefs = db.prepare<[number]>('DELETE FROM message_refs WHERE message_id = ?')
-  const markRead = db.prepare<{ convKey: string, userId: string, t: number, s: number, i: number }>(
+  const markRead = db.prepare<{ convKey: string, userId: string, t: number, s: number, i: number }, { id: number }>(
     `INSERT INTO read_points (conv_key, user_id, server_time, seq, id) VALUES (@convKey, @userId, @t, @s, @i)
      ON CONFLICT (conv_key, user_id) DO UPDATE SET server_time = excluded.server_time, seq = excluded.seq, id = excluded.id
-     WHERE (excluded.server_time, excluded.seq, excluded.id) > (read_points.server_time, read_points.seq, read_points.id)`)
+     WHERE (excluded.server_time, excluded.seq, excluded.id) > (read_points.server_time, read_points.seq, read_points.id)
+     RETURNING id`)
   const readPoint = db.prepare<[string, string], { server_time: number, seq: number, id: number }>(
     'SELECT server_time, seq, id FROM read_points WHERE conv_key = ? AND user_id = ?')
+  const readPoints = db.prepare<[string], { user_id: string, server_time: number, seq: number, id: number }>(
+    'SELECT user_id, server_time, seq, id FROM read_points WHERE conv_key = ?')
+  const shared = db.prepare<[number, string], Row>(`SELECT ${PAGE_COLUMNS} FROM messages WHERE id = ? AND conv_key = ? AND owner IS NULL`)
   const deleteFor = db.prepare('INSERT OR IGNORE INTO deletions (conv_key, user_id, message_id) VALUES (?, ?, ?)')
   const clearFor = db.prepare<[string, string, string]>(
     `INSERT INTO clears (conv_key, user_id, up_to_id) SELECT ?, ?, coalesce(max(id), 0) FROM messages WHERE conv_key = ?
@@ -88,6 +93,7 @@ export function sqliteMessages (db: Database, write: Write, seqs: Seqs): SqliteM
     else if (m.owner === null) seq = seqs.next(m.conv, null).seq
     const id = Number(insert.run(convKey, seq, m.sender, m.owner, serverTime, m.clientTime, m.rand, m.status, m.origin, m.elemMask, contentJson(m.content)).lastInsertRowid)
     for (const ref of m.refs) insertRef.run(ref, convKey, id)
+    if (m.event) events.append(EventType.Message, convKey, id, serverTime)
     // Field by field: a spread of `m` here cost as much as the INSERT.
     return {
       id, convKey, seq, sender: m.sender, owner: m.owner, serverTime, clientTime: m.clientTime, rand: m.rand,
@@ -135,17 +141,32 @@ export function sqliteMessages (db: Database, write: Write, seqs: Seqs): SqliteM
       await write(() => {
         revoke.run({ id, convKey, status: t.status, revoker: t.revoker, elemMask: t.elemMask, content: JSON.stringify(t.content) })
         deleteRefs.run(id)
+        events.append(EventType.Revoke, convKey, id, now(), t.revoker)
       }, { checkpoint: true })
     },
     async findByRef (ref, viewer, anyGroup = false) {
       return one(byRef.get({ ref, viewer, anyGroup: anyGroup ? 1 : 0 }))
     },
-    async markRead (convKey, userId, to) {
-      await write(() => markRead.run({ convKey, userId, t: to.serverTime, s: to.seq, i: to.id }))
+    async markRead (convKey, userId, to, receipt) {
+      await write(() => {
+        const moved = markRead.get({ convKey, userId, t: to.serverTime, s: to.seq, i: to.id }) !== undefined
+        if (moved && receipt) events.append(EventType.ReadReceipt, convKey, to.id, now(), userId)
+      })
     },
     async readPoint (convKey, userId) {
       const row = readPoint.get(convKey, userId)
       return row === undefined ? undefined : { serverTime: row.server_time, seq: row.seq, id: row.id }
+    },
+    async readPoints (convKeys) {
+      return [...new Set(convKeys)].flatMap(convKey => readPoints.all(convKey).map(r => ({
+        convKey, userId: r.user_id, at: { serverTime: r.server_time, seq: r.seq, id: r.id },
+      })))
+    },
+    async sharedMany (refs) {
+      return refs.flatMap(r => {
+        const row = shared.get(r.id, r.convKey)
+        return row === undefined ? [] : [toMessage(row)]
+      })
     },
     async deleteFor (convKey, userId, messageId) {
       await write(() => deleteFor.run(convKey, userId, messageId))

@@ -9,6 +9,7 @@ import { seqCounter } from './seqs.js'
 import { sqliteMessages } from './messages.js'
 import { sqliteGroups } from './groups.js'
 import { sqliteIdempotency } from './idempotency.js'
+import { sqliteEvents } from './events.js'
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url))
 
@@ -60,8 +61,13 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
   // Every write runs in the transaction that group commit opens for it, with seq counting.
   const seqs = seqCounter(db)
   const commit = groupCommit(db)
-  const write: Write = (run, opts) => commit(() => seqs.within(run), opts).catch((err: unknown) => { throw translated(err) })
-  const messages = sqliteMessages(db, write, seqs)
+  const now = options.now ?? (() => Math.floor(Date.now() / 1000))
+  // Subscribers hear of new events after the COMMIT that made them readable.
+  const write: Write = (run, opts) => commit(() => seqs.within(run), opts).then(
+    (value) => { events.appender.committed(); return value },
+    (err: unknown) => { throw translated(err) })
+  const events = sqliteEvents(db, write)
+  const messages = sqliteMessages(db, write, seqs, events.appender, now)
   const ping = db.prepare('SELECT 1')
   const probe = db.prepare<[number]>('INSERT INTO probes (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at')
   let closed = false
@@ -69,8 +75,9 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
   return {
     kind: 'sqlite',
     messages: messages.store,
-    groups: sqliteGroups(db, write, messages.insertOne, options.now ?? (() => Math.floor(Date.now() / 1000))),
+    groups: sqliteGroups(db, write, messages.insertOne, events.appender, now),
     idempotency: sqliteIdempotency(db, write),
+    events: events.store,
     async ping () {
       ping.get()
     },

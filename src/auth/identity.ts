@@ -47,7 +47,7 @@ export default fp<IdentityOptions>(async (app, opts) => {
     const header = request.headers.authorization
     const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header)
     if (match === null) throw Errors.sigMissing()
-    const caller = verify(match[1]!).identifier
+    const { identifier: caller, expiresAt } = verify(match[1]!)
     const isAdmin = caller === opts.adminIdentifier
     const onBehalfOf = request.headers['x-tim-on-behalf-of']
     let actAs = caller
@@ -56,7 +56,7 @@ export default fp<IdentityOptions>(async (app, opts) => {
       if (typeof onBehalfOf !== 'string' || !isUserId(onBehalfOf)) throw Errors.invalidIdentifier('in X-TIM-On-Behalf-Of')
       actAs = onBehalfOf
     }
-    return { caller, actAs, isAdmin }
+    return { caller, actAs, isAdmin, expiresAt }
   }
 
   // A callback hook: no promise per request.

@@ -146,6 +146,7 @@ export class GroupService {
         }],
       },
       refs: [],
+      event: true,
     }
   }
 }

@@ -20,6 +20,8 @@ export interface Identity {
   /** The user whose side the conversation is seen from (X-TIM-On-Behalf-Of for the admin). */
   actAs: string
   isAdmin: boolean
+  /** Unix seconds: when the UserSig expires (an event stream ends then). */
+  expiresAt?: number
 }
 
 export interface MessageServiceOptions {
@@ -35,6 +37,8 @@ export interface MessageServiceOptions {
   onStored?: (count: number) => void
   /** The upload store: element ids/urls naming our uploads must be the sender's. Without it, none are checked. */
   media?: MediaRefs
+  /** An online message (never stored) for the streams connected now: the message and who receives it. */
+  onOnline?: (m: StoredMessage, recipients: readonly string[]) => void
 }
 
 export interface ListOptions {
@@ -78,6 +82,7 @@ export class MessageService {
   readonly #now: () => number
   readonly #onStored: (count: number) => void
   readonly #media: MediaRefs | undefined
+  readonly #onOnline: (m: StoredMessage, recipients: readonly string[]) => void
 
   constructor (options: MessageServiceOptions) {
     this.#messages = options.messages
@@ -87,6 +92,7 @@ export class MessageService {
     this.#now = options.now ?? unixNow
     this.#onStored = options.onStored ?? (() => {})
     this.#media = options.media
+    this.#onOnline = options.onOnline ?? (() => {})
   }
 
   now (): number {
@@ -119,7 +125,10 @@ export class MessageService {
     const conv = await this.access(who, conversationId)
     const draft = this.#draft(conv, this.#sender(who, conv, msg.message_sender), msg, Origin.Sent)
     await this.#checkMedia(who, draft.sender, msg)
-    if (msg.message_is_online_msg === true) return this.#online(draft, who.actAs)
+    if (msg.message_is_online_msg === true) {
+      const recipients = conv.group === undefined ? [draft.sender, conv.target] : conv.group.members.map(m => m.userId)
+      return this.#online(draft, who.actAs, recipients)
+    }
     const [stored] = await this.store([draft])
     return (await this.#views(conv, who.actAs, [stored!]))[0]!
   }
@@ -170,7 +179,11 @@ export class MessageService {
     const valid = unique.filter(isUserId)
     const drafts = valid.map(to => this.#draft(c2cConversation(sender, to), sender, msg, Origin.Sent, '', checked))
     const stored = msg.message_is_online_msg === true
-      ? await Promise.all(drafts.map(d => this.#messages.allocateId().then(id => this.#transient(d, id))))
+      ? await Promise.all(drafts.map(async (d, i) => {
+        const m = this.#transient(d, await this.#messages.allocateId())
+        this.#onOnline(m, [sender, valid[i]!])
+        return m
+      }))
       : await this.store(drafts)
     const byRecipient = new Map(valid.map((to, i) => [to, stored[i]!]))
     return unique.map(to => {
@@ -223,7 +236,8 @@ export class MessageService {
     const conv = await this.access(who, conversationId)
     const target = msg === undefined ? undefined : await this.#locate(who, conv, msg, 'message')
     const point = target ?? await this.#messages.newest(conv.key, who.actAs)
-    if (point !== undefined) await this.#messages.markRead(conv.key, who.actAs, positionOf(point))
+    // A C2C read point that moves is a read receipt to the peer (CONTRACT §8).
+    if (point !== undefined) await this.#messages.markRead(conv.key, who.actAs, positionOf(point), conv.type === ConvType.C2C)
   }
 
   /** TIMMsgRevoke */
@@ -330,12 +344,22 @@ export class MessageService {
       elemMask,
       content,
       refs: mediaRefsOf(content),
+      // Sent messages are news; imported and saved ones are history (CONTRACT §8).
+      event: origin === Origin.Sent,
     }
   }
 
-  /** An online message: it gets an id but is never stored, listed or revocable. */
-  async #online (draft: NewMessage, viewer: string): Promise<MessageOut> {
-    return this.#view(this.#transient(draft, await this.#messages.allocateId()), { viewer })
+  /** An online message: it gets an id but is never stored, listed or revocable; the streams connected now get it. */
+  async #online (draft: NewMessage, viewer: string, recipients: readonly string[]): Promise<MessageOut> {
+    const m = this.#transient(draft, await this.#messages.allocateId())
+    this.#onOnline(m, recipients)
+    return this.#view(m, { viewer })
+  }
+
+  /** How `viewer` sees a stored message, given the read points of its conversation (events render with this). */
+  viewWith (m: StoredMessage, viewer: string, readPoints: ReadonlyMap<string, HistoryPosition>): MessageOut {
+    const { convId, convType } = convIdFor(m.convKey, viewer)
+    return this.#view(m, { viewer, read: readPoints.get(viewer), peerRead: convType === ConvType.C2C ? readPoints.get(convId) : undefined })
   }
 
   #transient (d: NewMessage, id: number): StoredMessage {

@@ -6,6 +6,7 @@ import { UploadStore } from '../media/uploads.js'
 import { DownloadService } from '../media/download.js'
 import { IdempotencyKeys } from '../idempotency/keys.js'
 import { msgIdsIn } from '../messages/recorded.js'
+import { EventHub } from '../events/hub.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,6 +16,8 @@ declare module 'fastify' {
     uploads: UploadStore
     downloads: DownloadService
     idempotency: IdempotencyKeys
+    /** This process's fan-out of the event log to its streams. */
+    hub: EventHub
   }
 }
 
@@ -35,15 +38,24 @@ export default fp<ServicesOptions>(async (app, opts) => {
   const now = opts.now ?? unixNow
   const idempotency = new IdempotencyKeys({ store: app.store.idempotency, now, carried: msgIdsIn })
   const uploads = new UploadStore(join(opts.dataDir, 'media'), opts.mediaMaxBytes)
-  const messages = new MessageService({
+  // The hub renders with the message service's views, and hears its online messages.
+  const messages: MessageService = new MessageService({
     messages: app.store.messages,
     groups: app.store.groups,
     recorded: idempotency,
     media: uploads,
     revokeWindowS: opts.revokeWindowS,
     now,
+    onOnline: (m, recipients) => hub.online(m, recipients),
     ...(opts.onStored !== undefined && { onStored: opts.onStored }),
   })
+  const hub = new EventHub({
+    events: app.store.events,
+    messages: app.store.messages,
+    view: (m, viewer, readPoints) => messages.viewWith(m, viewer, readPoints),
+    onError: (err) => app.log.warn({ err }, 'reading the event log failed; trying again at the next event'),
+  })
+  app.decorate('hub', hub)
   app.decorate('idempotency', idempotency)
   app.decorate('uploads', uploads)
   app.decorate('messages', messages)

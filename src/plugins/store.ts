@@ -25,7 +25,7 @@ export interface StoreOptions {
 /** Opens the store (PostgreSQL at the URL, else SQLite under the data dir); closes it with the app. */
 export default fp<StoreOptions>(async (app, opts) => {
   const store = opts.databaseUrl !== undefined
-    ? await openPgStore(opts.databaseUrl, { ...(opts.pgPoolSize !== undefined && { poolSize: opts.pgPoolSize }) })
+    ? await openPgStore(opts.databaseUrl, { ...(opts.pgPoolSize !== undefined && { poolSize: opts.pgPoolSize }), ...(opts.now !== undefined && { now: opts.now }) })
     : openSqliteStore(join(opts.dataDir, 'timgate.db'), {
       ...(opts.sqliteSync !== undefined && { synchronous: opts.sqliteSync }),
       ...(opts.now !== undefined && { now: opts.now }),

@@ -41,6 +41,7 @@ export function draft (conv: ConvRef, sender: string, text: string, extra: Parti
     elemMask: 1,
     content: { message_elem_array: [{ elem_type: 0, text_elem_content: text }] },
     refs: [],
+    event: true,
     ...extra,
   }
 }

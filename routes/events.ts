@@ -1,0 +1,58 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { EventStream } from '../src/events/stream.js'
+import { STREAMS_PER_IDENTITY } from '../src/events/hub.js'
+import { Errors } from '../src/errors.js'
+import { errors } from './responses.js'
+
+/** GET /events: the caller's events as Server-Sent Events (CONTRACT §8). */
+const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/events', {
+    schema: {
+      tags: ['events'],
+      operationId: 'streamEvents',
+      summary: 'The caller\'s events, as Server-Sent Events (TIMRecvNewMsgCallback, TIMMsgRevokeCallback, TIMMsgReadedReceiptCallback)',
+      description: 'Each event is `id: <event_id>`, `event: <event_type>`, `data: <envelope JSON>`: message, revoke, read_receipt. ' +
+        'A `Last-Event-ID` header (or `?after=`) replays every event after it, then goes live with no gap and no repeat; neither: live from now. ' +
+        'Resuming before the oldest kept event (TIM_EVENTS_RETENTION_S) starts with `event: reset`. The admin as itself gets the app stream: every event once. ' +
+        'A comment line (`: ping`) every 15 s; the stream ends when the UserSig expires; a reader too slow is cut and resumes. At most 10 streams per identity (429 9507).',
+      querystring: Type.Object({
+        after: Type.Optional(Type.String({ maxLength: 32, description: 'resume after this event_id (as Last-Event-ID)' })),
+      }),
+      headers: Type.Object({
+        'last-event-id': Type.Optional(Type.String({ maxLength: 32, description: 'resume after this event_id' })),
+      }),
+      produces: ['text/event-stream'],
+      response: {
+        200: Type.String({ description: 'text/event-stream: the events, as they come' }),
+        ...errors(400, 401, 403),
+      },
+    },
+  }, async (request, reply) => {
+    const who = request.identity
+    const appStream = who.isAdmin && who.actAs === who.caller
+    if (!app.hub.admits(who.actAs)) {
+      reply.header('retry-after', '1')
+      throw Errors.tooManyStreams(STREAMS_PER_IDENTITY)
+    }
+    const stream = new EventStream(appStream ? undefined : who.actAs, who.actAs, who.expiresAt ?? Number.MAX_SAFE_INTEGER, 0)
+    // The headers go at once: the first bytes are a comment.
+    stream.write(': timgate events\n\n')
+    void reply
+      .header('content-type', 'text/event-stream; charset=utf-8')
+      .header('cache-control', 'no-cache')
+      .header('x-accel-buffering', 'no')
+      .send(stream.body as never)
+    const after = request.headers['last-event-id'] ?? request.query.after
+    try {
+      await app.hub.attach(stream, after)
+    } catch (err) {
+      // The answer has begun: the client sees the stream end, and resumes.
+      request.log.warn({ err }, 'an event stream could not catch up')
+      stream.cut()
+    }
+    return reply
+  })
+}
+
+export default eventRoutes

@@ -1,0 +1,219 @@
+import { EventType, type EventStore, type HistoryPosition, type LoggedEvent, type MessageStore, type StoredMessage } from '../../db/store.js'
+import { appViewer, envelope, frame, messageKey, render, resetEnvelope, type PageContext, type ViewOf } from './envelope.js'
+import type { EventStream } from './stream.js'
+
+/** Events read from the log at a time. */
+const PAGE = 500
+/** Streams one identity may have open at once (CONTRACT §8). */
+export const STREAMS_PER_IDENTITY = 10
+
+export interface EventHubOptions {
+  events: EventStore
+  messages: MessageStore
+  /** How a user sees a message (the message service's view). */
+  view: ViewOf
+  /** Called with an error when reading the log fails (the hub tries again at the next wake-up). */
+  onError: (err: unknown) => void
+}
+
+/**
+ * This process's side of the event stream: it follows the log from its newest position and
+ * hands each event, rendered, to the streams of the users who receive it (C2C: both users;
+ * a group: its members at that event, known from the log's membership events), and every
+ * event to the app streams. One reader of the log per process, whatever the number of
+ * streams. A stream that resumes replays its part of the log first, then goes live with
+ * no gap and no repeat (EventStream queues the live frames meanwhile).
+ */
+export class EventHub {
+  readonly #events: EventStore
+  readonly #messages: MessageStore
+  readonly #view: ViewOf
+  readonly #onError: (err: unknown) => void
+  readonly #byUser = new Map<string, Set<EventStream>>()
+  readonly #app = new Set<EventStream>()
+  readonly #owners = new Map<string, number>()
+  /** Group members as of #head, for the groups seen so far. */
+  readonly #members = new Map<string, Set<string>>()
+  #head = 0
+  #pumping: Promise<void> | undefined
+  #again = false
+  #unsubscribe: () => void = () => {}
+
+  constructor (options: EventHubOptions) {
+    this.#events = options.events
+    this.#messages = options.messages
+    this.#view = options.view
+    this.#onError = options.onError
+  }
+
+  /** Starts following the log from its newest position. */
+  async start (): Promise<void> {
+    this.#head = (await this.#events.bounds()).newest
+    this.#unsubscribe = this.#events.subscribe(() => this.wake())
+  }
+
+  stop (): void {
+    this.#unsubscribe()
+    for (const s of this.streams()) s.end()
+  }
+
+  /** Every stream open now. */
+  * streams (): Iterable<EventStream> {
+    yield * this.#app
+    for (const set of this.#byUser.values()) yield * set
+  }
+
+  /** New events may be readable. */
+  wake (): void {
+    if (this.#pumping !== undefined) {
+      this.#again = true
+      return
+    }
+    this.#pumping = this.#pump().catch(this.#onError).finally(() => {
+      this.#pumping = undefined
+      if (this.#again) {
+        this.#again = false
+        this.wake()
+      }
+    })
+  }
+
+  /** False when `owner` has STREAMS_PER_IDENTITY streams open already. */
+  admits (owner: string): boolean {
+    return (this.#owners.get(owner) ?? 0) < STREAMS_PER_IDENTITY
+  }
+
+  /**
+   * Adds a stream: live from now (`after` undefined), or replaying what came after `after`
+   * first. Resolves once it is live.
+   */
+  async attach (stream: EventStream, after: string | undefined): Promise<void> {
+    this.#owners.set(stream.owner, (this.#owners.get(stream.owner) ?? 0) + 1)
+    const set = stream.user === undefined ? this.#app : this.#byUser.get(stream.user) ?? new Set()
+    if (stream.user !== undefined) this.#byUser.set(stream.user, set)
+    set.add(stream)
+    stream.body.once('close', () => {
+      set.delete(stream)
+      if (stream.user !== undefined && set.size === 0) this.#byUser.delete(stream.user)
+      const left = (this.#owners.get(stream.owner) ?? 1) - 1
+      if (left === 0) this.#owners.delete(stream.owner)
+      else this.#owners.set(stream.owner, left)
+    })
+    // Everything after the hub's position reaches the stream live; a replay covers up to it.
+    // Live from now: after what had committed when the stream came.
+    const head = this.#head
+    stream.lastPos = head
+    if (after !== undefined) await this.#replay(stream, after, head)
+    else stream.lastPos = Math.max(head, await this.#events.settle())
+    stream.goLive()
+  }
+
+  /** An online message: to the streams connected now, with the id of the last event each has (never replayed). */
+  online (m: StoredMessage, recipients: readonly string[]): void {
+    const points = new Map<string, HistoryPosition>()
+    const type = 'message'
+    for (const user of new Set(recipients)) {
+      for (const s of this.#byUser.get(user) ?? []) {
+        s.write(frame(s.lastPos, type, envelope(s.lastPos, type, m.serverTime, user, this.#view(m, user, points))))
+      }
+    }
+    for (const s of this.#app) s.write(frame(s.lastPos, type, envelope(s.lastPos, type, m.serverTime, m.sender, this.#view(m, m.sender, points))))
+  }
+
+  async #replay (stream: EventStream, after: string, head: number): Promise<void> {
+    const bounds = await this.#events.bounds()
+    let from = /^\d{1,16}$/.test(after) ? Number(after) : Number.NaN
+    // Not a position the gateway gave (ahead of the log, not a number), or one whose next
+    // events are gone: a reset, then the oldest kept event on.
+    const first = (bounds.oldest ?? bounds.newest + 1) - 1
+    if (Number.isNaN(from) || from > bounds.newest || from < first) {
+      stream.write(frame(undefined, 'reset', resetEnvelope(stream.user ?? '')))
+      from = first
+    }
+    stream.lastPos = from
+    while (from < head && !stream.ended) {
+      const page = stream.user === undefined
+        ? (await this.#events.read(from, PAGE)).filter(e => e.type !== EventType.Membership)
+        : await this.#events.readFor(stream.user, from, PAGE)
+      const todo = page.filter(e => e.pos <= head)
+      if (todo.length === 0) break
+      const ctx = await this.#context(todo)
+      for (const e of todo) {
+        const text = this.#frameFor(e, stream.user, ctx)
+        if (text !== undefined) stream.event(e.pos, text)
+      }
+      from = todo.at(-1)!.pos
+      if (page.length < PAGE || todo.length < page.length) break
+    }
+    // Nothing more of its own up to `head`: live frames after it follow.
+    stream.lastPos = Math.max(stream.lastPos, head)
+  }
+
+  #frameFor (e: LoggedEvent, user: string | undefined, ctx: PageContext): string | undefined {
+    if (user !== undefined) return render(e, user, ctx, this.#view)
+    const m = e.messageId === null ? undefined : ctx.messages.get(messageKey(e.convKey, e.messageId))
+    return m === undefined ? undefined : render(e, appViewer(e, m), ctx, this.#view)
+  }
+
+  /** The messages and read points a page of events renders with. */
+  async #context (page: readonly LoggedEvent[]): Promise<PageContext> {
+    const withMessage = page.filter(e => e.messageId !== null && e.type !== EventType.Membership)
+    const [messages, points] = await Promise.all([
+      this.#messages.sharedMany(withMessage.map(e => ({ convKey: e.convKey, id: e.messageId! }))),
+      this.#messages.readPoints(withMessage.map(e => e.convKey)),
+    ])
+    const readPoints = new Map<string, Map<string, HistoryPosition>>()
+    for (const p of points) {
+      const conv = readPoints.get(p.convKey) ?? new Map<string, HistoryPosition>()
+      readPoints.set(p.convKey, conv.set(p.userId, p.at))
+    }
+    return { messages: new Map(messages.map(m => [messageKey(m.convKey, m.id), m])), readPoints }
+  }
+
+  async #pump (): Promise<void> {
+    for (;;) {
+      const page = await this.#events.read(this.#head, PAGE)
+      if (page.length === 0) return
+      await this.#deliver(page)
+      if (page.length < PAGE) return
+    }
+  }
+
+  /** Recipients of each event, rendered and written; group members kept up to date on the way. */
+  async #deliver (page: readonly LoggedEvent[]): Promise<void> {
+    const last = page.at(-1)!.pos
+    const listening = this.#app.size > 0 || this.#byUser.size > 0
+    if (!listening) {
+      // No one to hear it: the member lists would only go stale.
+      this.#members.clear()
+      this.#head = last
+      return
+    }
+    // Members of each group as of the page's start, for the groups not known yet.
+    const groups = [...new Set(page.filter(e => e.users === null).map(e => e.convKey))].filter(k => !this.#members.has(k))
+    const loaded = await Promise.all(groups.map(k => this.#events.membersAt(k, this.#head)))
+    groups.forEach((k, i) => this.#members.set(k, new Set(loaded[i])))
+    const ctx = await this.#context(page)
+    for (const e of page) {
+      if (e.type === EventType.Membership) {
+        const members = this.#members.get(e.convKey)!
+        if (e.role === null) members.delete(e.actor ?? '')
+        else members.add(e.actor ?? '')
+        continue
+      }
+      const recipients = e.users ?? this.#members.get(e.convKey) ?? []
+      for (const user of recipients) {
+        const streams = this.#byUser.get(user)
+        if (streams === undefined) continue
+        const text = render(e, user, ctx, this.#view)
+        if (text !== undefined) for (const s of streams) s.live(e.pos, text)
+      }
+      if (this.#app.size > 0) {
+        const text = this.#frameFor(e, undefined, ctx)
+        if (text !== undefined) for (const s of this.#app) s.live(e.pos, text)
+      }
+    }
+    // In the same turn as the last frame: a stream attached after this replays up to here.
+    this.#head = last
+  }
+}

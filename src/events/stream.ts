@@ -1,0 +1,82 @@
+import { PassThrough } from 'node:stream'
+
+/** Bytes a stream may have waiting for a slow reader before it is cut (it resumes with Last-Event-ID). */
+export const MAX_BUFFERED_BYTES = 1024 * 1024
+/** Frames a stream may queue while it catches up with the log before it is cut. */
+const MAX_QUEUED = 10_000
+
+/**
+ * One SSE connection: frames are written as they come; while the stream replays the log
+ * (catching up), live frames wait in order. A reader that lets more than
+ * MAX_BUFFERED_BYTES pile up is cut, never buffered without bound.
+ */
+export class EventStream {
+  /** What Fastify sends as the response body. */
+  readonly body = new PassThrough()
+  /** The position of the last event written: an online message's id, never a resume point that skips one. */
+  lastPos: number
+  #queue: Array<{ pos: number, text: string }> | undefined = []
+  #ended = false
+
+  constructor (
+    /** The user whose events it carries; undefined for the app stream. */
+    readonly user: string | undefined,
+    /** The identity it counts against (streams per identity). */
+    readonly owner: string,
+    /** Unix seconds: the stream ends with its UserSig. */
+    readonly expiresAt: number,
+    start: number,
+  ) {
+    this.lastPos = start
+    this.body.once('close', () => { this.#ended = true })
+  }
+
+  get ended (): boolean {
+    return this.#ended
+  }
+
+  /** A live frame at `pos`: written now, or after the catch-up; never one at or before lastPos. */
+  live (pos: number, text: string): void {
+    if (this.#queue !== undefined) {
+      if (this.#queue.length >= MAX_QUEUED) return this.cut()
+      this.#queue.push({ pos, text })
+      return
+    }
+    this.event(pos, text)
+  }
+
+  /** A frame of the log, in order (replayed or live). */
+  event (pos: number, text: string): void {
+    if (pos <= this.lastPos) return
+    this.lastPos = pos
+    this.write(text)
+  }
+
+  /** The catch-up is done: the queued live frames follow. */
+  goLive (): void {
+    const queued = this.#queue ?? []
+    this.#queue = undefined
+    for (const q of queued) this.event(q.pos, q.text)
+  }
+
+  /** Any text (a comment, an online message, reset). */
+  write (text: string): void {
+    if (this.#ended) return
+    if (this.body.writableLength > MAX_BUFFERED_BYTES) return this.cut()
+    this.body.write(text)
+  }
+
+  /** Ends the stream normally. */
+  end (): void {
+    if (this.#ended) return
+    this.#ended = true
+    this.body.end()
+  }
+
+  /** Drops the connection: the reader was too slow. */
+  cut (): void {
+    if (this.#ended) return
+    this.#ended = true
+    this.body.destroy()
+  }
+}

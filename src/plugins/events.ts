@@ -1,0 +1,49 @@
+import fp from 'fastify-plugin'
+
+export interface EventsOptions {
+  /** TIM_EVENTS_RETENTION_S: how long events stay resumable. */
+  retentionS: number
+  /** Unix seconds now. */
+  now: () => number
+}
+
+/** Every stream gets a comment this often, so that proxies do not cut it (CONTRACT §8: at least every 15 s). */
+const PING_S = 15
+/** Old events are swept this often, a batch at a time. */
+const SWEEP_MS = 60_000
+
+/**
+ * The event streams' life: the hub follows the log from start-up; one timer a second ends
+ * the streams whose UserSig has expired and pings them all every PING_S; old events are
+ * swept; closing ends every stream (open streams never finish on their own, and the
+ * drain would wait for them).
+ */
+export default fp<EventsOptions>(async (app, opts) => {
+  await app.hub.start()
+  let ticks = 0
+  const tick = setInterval(() => {
+    const now = opts.now()
+    const ping = ++ticks % PING_S === 0
+    for (const s of app.hub.streams()) {
+      if (s.expiresAt <= now) s.end()
+      else if (ping) s.write(': ping\n\n')
+    }
+  }, 1000)
+  tick.unref()
+  let sweeping = false
+  const sweep = setInterval(() => {
+    if (sweeping) return
+    sweeping = true
+    void (async () => {
+      const before = opts.now() - opts.retentionS
+      // A batch per write, so that a large backlog never holds the writer long.
+      while (await app.store.events.sweep(before) > 0) await new Promise(resolve => setImmediate(resolve))
+    })().catch((err: unknown) => app.log.warn({ err }, 'sweeping old events failed')).finally(() => { sweeping = false })
+  }, SWEEP_MS)
+  sweep.unref()
+  app.addHook('preClose', async () => {
+    clearInterval(tick)
+    clearInterval(sweep)
+    app.hub.stop()
+  })
+}, { name: 'timgate-events', dependencies: ['timgate-services'] })

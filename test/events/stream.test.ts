@@ -1,0 +1,180 @@
+import t from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { build, text, type TestApp } from '../helper.js'
+import { stream } from '../fixtures/sse.js'
+import { within } from '../fixtures/raw-http.js'
+import { signUserSig } from '../../src/auth/usersig.js'
+
+const listen = async (g: TestApp) => `${await g.app.listen({ port: 0, host: '127.0.0.1' })}/events`
+type Msg = Record<string, unknown>
+
+t.test('when alice sends bob a message, revokes it and bob reads, then both streams hear it, each from its own side, with one event id', async t => {
+  const g = await build(t)
+  const url = await listen(g)
+  const a = stream(t, url, g.as('alice'))
+  const b = stream(t, url, g.as('bob'))
+  await Promise.all([a.opened, b.opened])
+  const sent: Msg = (await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('hello bob'))).json()
+  const [toA] = await a.wait(1)
+  const [toB] = await b.wait(1)
+  t.equal(toA!.type, 'message')
+  t.equal(toA!.id, toB!.id, 'one change, one event id')
+  t.equal(toA!.data.event_id, toA!.id)
+  t.match(toA!.data, { event_type: 'message', event_user: 'alice', event_data: { message_conv_id: 'bob', message_is_from_self: true, message_msg_id: sent.message_msg_id } })
+  t.match(toB!.data, { event_user: 'bob', event_data: { message_conv_id: 'alice', message_is_from_self: false, message_is_read: false, message_elem_array: [{ text_elem_content: 'hello bob' }] } })
+  t.type(toA!.data.event_time, 'number')
+
+  await g.call('bob', 'POST', '/conversations/c2c_alice/read', {})
+  const [, receipt] = await a.wait(2)
+  t.match(receipt!.data, {
+    event_type: 'read_receipt',
+    event_user: 'alice',
+    event_data: { msg_receipt_conv_id: 'bob', msg_receipt_conv_type: 1, msg_receipt_msg_id: sent.message_msg_id, msg_receipt_time_stamp: sent.message_server_time, msg_receipt_is_peer_read: true },
+  })
+  t.ok(Number(receipt!.id) > Number(toA!.id), 'ids increase')
+
+  await g.call('alice', 'POST', '/conversations/c2c_bob/revoke', sent)
+  const [, revoked] = await b.wait(2)
+  t.match(revoked!.data, { event_type: 'revoke', event_user: 'bob', event_data: { message_status: 6, message_elem_array: [], message_revoker_user_id: 'alice' } })
+  t.equal(b.events.filter(e => e.type === 'read_receipt').length, 0, 'the reader does not hear its own receipt')
+
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages/import', [text('imported')])
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages/save', text('saved'))
+  await g.call('alice', 'DELETE', '/conversations/c2c_bob/messages')
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('after'))
+  const events = await a.wait(4)
+  t.same(events.map(e => e.type), ['message', 'read_receipt', 'revoke', 'message'], 'import, save and delete make no events')
+})
+
+t.test('when a stream resumes with Last-Event-ID, then it gets every event it missed, once, then live', async t => {
+  const g = await build(t)
+  const url = await listen(g)
+  const first = stream(t, url, g.as('bob'))
+  await first.opened
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('one'))
+  const [one] = await first.wait(1)
+  first.close()
+  for (const s of ['two', 'three', 'four']) await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text(s))
+  await g.call('carol', 'POST', '/conversations/c2c_dave/messages', text('not bob\'s'))
+  const again = stream(t, url, g.as('bob'), one!.id)
+  const missed = await again.wait(3)
+  t.same(missed.map(e => (e.data.event_data.message_elem_array as Msg[])[0]!.text_elem_content), ['two', 'three', 'four'])
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('five'))
+  const all = await again.wait(4)
+  t.equal((all[3]!.data.event_data.message_elem_array as Msg[])[0]!.text_elem_content, 'five')
+  await sleep(200)
+  t.equal(again.events.length, 4, 'nothing twice')
+  const viaQuery = stream(t, `${url}?after=${one!.id}`, g.as('bob'))
+  t.same((await viaQuery.wait(4)).map(e => e.id), all.map(e => e.id), '?after= resumes the same way')
+})
+
+t.test('when a stream resumes from an id the gateway never gave or from before the oldest kept, then reset first, then the oldest kept on', async t => {
+  const g = await build(t)
+  const url = await listen(g)
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('one'))
+  for (const id of ['999999', 'not-a-number']) {
+    const s = stream(t, url, g.as('bob'), id)
+    const [reset, first] = await s.wait(2)
+    t.equal(reset!.type, 'reset', id)
+    t.equal(reset!.id, '', 'no id line')
+    t.same(reset!.data.event_data, {})
+    t.equal(reset!.data.event_type, 'reset')
+    t.equal(first!.type, 'message')
+    s.close()
+  }
+})
+
+t.test('when a group changes, then its members hear it while they are members, the kicked its kick, the app stream everything once', async t => {
+  const g = await build(t)
+  const url = await listen(g)
+  await g.call('owner', 'POST', '/groups', { group_id: 'g1', group_member_array: ['m1'] })
+  const m1 = stream(t, url, g.as('m1'))
+  const m2 = stream(t, url, g.as('m2'))
+  const app = stream(t, url, g.as(g.config.adminIdentifier))
+  await Promise.all([m1.opened, m2.opened, app.opened])
+  await g.call('owner', 'POST', '/conversations/group_g1/messages', text('before m2'))
+  await g.call('owner', 'PUT', '/groups/g1/members/m2')
+  await g.call('m2', 'POST', '/conversations/group_g1/messages', text('m2 here'))
+  await g.call('owner', 'DELETE', '/groups/g1/members/m1')
+  await g.call('owner', 'POST', '/conversations/group_g1/messages', text('after m1 left'))
+  const tipOf = (e: { data: { event_data: Msg } }) => {
+    const elem = (e.data.event_data.message_elem_array as Msg[])[0]!
+    return elem.elem_type === 5 ? `tip ${String(elem.group_tips_elem_tip_type)}` : String(elem.text_elem_content)
+  }
+  t.same((await m1.wait(4)).map(tipOf), ['before m2', 'tip 1', 'm2 here', 'tip 3'], 'm1 up to its kick')
+  t.same((await m2.wait(4)).map(tipOf), ['tip 1', 'm2 here', 'tip 3', 'after m1 left'], 'm2 from its invite')
+  const all = await app.wait(5)
+  t.same(all.map(tipOf), ['before m2', 'tip 1', 'm2 here', 'tip 3', 'after m1 left'], 'the app stream: each once')
+  t.same(all.map(e => e.data.event_user), ['owner', 'owner', 'm2', 'owner', 'owner'], 'as the sender sees it')
+  await sleep(200)
+  t.equal(m1.events.length, 4)
+})
+
+t.test('when an online message is sent, then only the streams connected now get it, with the last id they have, and it is never replayed', async t => {
+  const g = await build(t)
+  const url = await listen(g)
+  const b = stream(t, url, g.as('bob'))
+  await b.opened
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('stored'))
+  const [stored] = await b.wait(1)
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('typing…', { message_is_online_msg: true }))
+  const [, online] = await b.wait(2)
+  t.equal(online!.id, stored!.id, 'the id of the last event it has: never a resume point that skips one')
+  t.match(online!.data.event_data, { message_is_online_msg: true, message_seq: 0 })
+  const later = stream(t, url, g.as('bob'), '0')
+  const replayed = await later.wait(1)
+  await sleep(200)
+  t.same(later.events.map(e => e.type), ['message'], 'not replayed')
+  t.equal(replayed[0]!.id, stored!.id)
+})
+
+t.test('when an identity has 10 streams, then the 11th is 429 9507 with Retry-After, until one closes', async t => {
+  const g = await build(t)
+  const url = await listen(g)
+  const open = Array.from({ length: 10 }, () => stream(t, url, g.as('bob')))
+  await Promise.all(open.map(s => s.opened))
+  const refused = await fetch(url, { headers: g.as('bob') })
+  t.equal(refused.status, 429)
+  t.ok(refused.headers.get('retry-after'))
+  t.match(await refused.json(), { code: 9507 })
+  const onBehalf = await fetch(url, { headers: g.as(g.config.adminIdentifier, 'bob') })
+  t.equal(onBehalf.status, 429, 'the admin acting for bob counts against bob')
+  open[0]!.close()
+  let status = 429
+  for (let i = 0; i < 100 && status === 429; i++) {
+    const res = await fetch(url, { headers: g.as('bob') })
+    status = res.status
+    await res.body?.cancel()
+    if (status === 429) await sleep(20)
+  }
+  t.equal(status, 200, 'a closed stream frees its slot')
+})
+
+t.test('when a stream\'s UserSig expires, then the stream ends', async t => {
+  let clock = Math.floor(Date.now() / 1000)
+  const g = await build(t, {}, { now: () => clock })
+  const url = await listen(g)
+  const sig = signUserSig(g.config.sdkAppId, g.config.secretKey, 'bob', 60, clock)
+  const res = await fetch(url, { headers: { authorization: `Bearer ${sig}` } })
+  t.equal(res.status, 200)
+  const reader = res.body!.getReader()
+  let done = false
+  const ended = (async () => {
+    while (!(await reader.read()).done);
+    done = true
+  })()
+  await sleep(1500)
+  t.equal(done, false, 'open while the UserSig is valid (a tick a second has passed)')
+  clock += 61
+  await within(ended, 10_000, undefined)
+  t.equal(done, true, 'ended once the clock passed the expiry')
+})
+
+t.test('when the app closes, then open streams end and the close does not wait for them', async t => {
+  const g = await build(t)
+  const url = await listen(g)
+  const b = stream(t, url, g.as('bob'))
+  await b.opened
+  await g.app.close()
+  t.pass('closed')
+})
