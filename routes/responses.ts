@@ -46,5 +46,6 @@ export const downloadLimited = {
  * JSON says exactly what the route's response schema does.
  */
 export async function sendJsonArray (reply: FastifyReply, items: readonly unknown[]): Promise<FastifyReply> {
-  return reply.type('application/json; charset=utf-8').send(await jsonArrayInSlices(items))
+  const body = await jsonArrayInSlices(items)
+  return reply.type('application/json; charset=utf-8').header('content-length', body.length).send(body)
 }

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 
 /**
@@ -36,11 +37,34 @@ const COMMA = Buffer.from(',')
 const CLOSE = Buffer.from(']')
 
 /**
- * A JSON array of `items` as UTF-8 bytes, each item serialized and encoded in slices: a
- * 12 MB string encoded in one piece (as writing it to a socket does) held the event loop
- * for 100 ms and more; one copy of the encoded pieces costs a few.
+ * A JSON array as the UTF-8 pieces it was encoded in, sent piece by piece: a 12 MB body
+ * written to a socket in one piece held the event loop for 100 ms and more (the copy into
+ * the kernel, and the encoding before it). `bytes()` joins the pieces, for whoever must
+ * keep the whole (a recorded Idempotency-Key response).
  */
-export async function jsonArrayInSlices<T> (items: readonly T[], serialize: (item: T) => string = JSON.stringify): Promise<Buffer> {
+export class JsonPieces extends Readable {
+  readonly length: number
+  #next = 0
+
+  constructor (readonly pieces: readonly Buffer[]) {
+    super()
+    this.length = pieces.reduce((n, p) => n + p.length, 0)
+  }
+
+  bytes (): Buffer {
+    return Buffer.concat(this.pieces as Buffer[], this.length)
+  }
+
+  override _read (): void {
+    while (this.#next < this.pieces.length) {
+      if (!this.push(this.pieces[this.#next++])) return
+    }
+    this.push(null)
+  }
+}
+
+/** A JSON array of `items`, each serialized by `serialize` (JSON.stringify by default) and encoded, in slices. */
+export async function jsonArrayInSlices<T> (items: readonly T[], serialize: (item: T) => string = JSON.stringify): Promise<JsonPieces> {
   const pieces = await mapInSlices(items, (item, i) => [i === 0 ? OPEN : COMMA, Buffer.from(serialize(item))])
-  return Buffer.concat([...pieces.flat(), ...(items.length === 0 ? [OPEN] : []), CLOSE])
+  return new JsonPieces([...pieces.flat(), ...(items.length === 0 ? [OPEN] : []), CLOSE])
 }

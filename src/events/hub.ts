@@ -171,6 +171,12 @@ export class EventHub {
   }
 
   async #pump (): Promise<void> {
+    if (this.#app.size === 0 && this.#byUser.size === 0) {
+      // No one to hear it: only the position moves (the member lists would go stale).
+      this.#members.clear()
+      this.#head = Math.max(this.#head, (await this.#events.bounds()).newest)
+      return
+    }
     for (;;) {
       const page = await this.#events.read(this.#head, PAGE)
       if (page.length === 0) return

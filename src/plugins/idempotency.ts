@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Errors } from '../errors.js'
+import { JsonPieces } from '../slices.js'
 import type { KeyRef } from '../../db/store.js'
 
 declare module 'fastify' {
@@ -17,6 +18,10 @@ declare module 'fastify' {
 }
 
 const KEY = /^[\x21-\x7e]{1,255}$/
+
+/** The text of a response to record: JSON as a string, or a large JSON array sent in pieces; nothing else is replayed. */
+const recordable = (payload: unknown): string =>
+  typeof payload === 'string' ? payload : payload instanceof JsonPieces ? payload.bytes().toString('utf8') : ''
 /** How long a replay waits for the first request with its key to finish. */
 const PENDING_WAIT_MS = 10_000
 /** How often keys older than 24 hours are swept. */
@@ -67,7 +72,7 @@ export default fp(async (app) => {
     request.idempotencyClaim = undefined
     const recorded = reply.statusCode >= 500
       ? app.idempotency.release(claim)
-      : app.idempotency.complete(claim, reply.statusCode, typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : '')
+      : app.idempotency.complete(claim, reply.statusCode, recordable(payload))
     recorded.then(() => done(null, payload), done)
   })
 
