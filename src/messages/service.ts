@@ -9,7 +9,7 @@ import { c2cConversation, ConvType, convIdFor, formatMsgId, isUserId, parseConve
 import { MEDIA_TYPES, mediaRefsOf } from './elements.js'
 import { withTombstone } from './recorded.js'
 import { checkMediaRefs, elemMaskOf, toContent, type MediaRefs } from './rules.js'
-import type { AnchorMessage, BatchResult, MessageIn, MessageOut } from './schemas.js'
+import type { AnchorMessage, BatchResult, MessageIn, MessageOut, TimedMessageIn } from './schemas.js'
 
 /** Who a request acts as (CONTRACT §3). */
 export interface Identity {
@@ -123,7 +123,7 @@ export class MessageService {
   }
 
   /** TIMMsgSaveMsg: visible to the caller alone, seq 0, status 5. */
-  async save (who: Identity, conversationId: string, msg: MessageIn): Promise<MessageOut> {
+  async save (who: Identity, conversationId: string, msg: TimedMessageIn): Promise<MessageOut> {
     const conv = await this.access(who, conversationId)
     const draft = this.#draft(conv, this.#sender(who, conv, msg.message_sender), msg, Origin.Saved)
     await this.#checkMedia(who, draft.sender, msg)
@@ -133,7 +133,7 @@ export class MessageService {
   }
 
   /** TIMMsgImportMsgList: all or nothing, original senders and times, deduplicated. */
-  async import (who: Identity, conversationId: string, msgs: MessageIn[]): Promise<MessageOut[]> {
+  async import (who: Identity, conversationId: string, msgs: TimedMessageIn[]): Promise<MessageOut[]> {
     const conv = await this.access(who, conversationId)
     const drafts = msgs.map((msg, i) => {
       const sender = this.#sender(who, conv, msg.message_sender, `[${i}].`)
