@@ -57,7 +57,7 @@ export const Errors = {
   mediaEmpty: entry(7006, 400, 'POST /media without a body', () => 'the upload is empty: send the file\'s bytes as the request body'),
   mediaTooLarge: entry(7005, 413, 'an upload over its limit: image/* and audio/* 28 MB, anything else TIM_MEDIA_MAX_BYTES', (limit: number, type: string) => `an upload of type "${type}" may be at most ${limit} bytes`),
   mediaType: entry(6017, 415, 'POST /media with a multipart/* or malformed Content-Type: send the file\'s bytes as the body, typed by Content-Type', detail),
-  rangeNotSatisfiable: entry(6017, 416, 'a Range that starts beyond the end of the content', (size: string) => `the requested range is not within the ${size} bytes of the content`),
+  rangeNotSatisfiable: entry(6017, 416, 'a Range that starts beyond the end of the content (any start beyond 2^53 does)', (size: string) => `the requested range is not within the ${size} bytes of the content`),
   downloadRefused: entry(6010, 403, 'a remote URL the gateway will not fetch (redirects included): not http(s), host not in TIM_DOWNLOAD_ALLOWED_HOSTS, or a loopback, private, link-local, unspecified or cloud metadata address', (why: string) => `download refused: ${why}`),
   upstreamFailed: entry(6009, 502, 'the remote server answered 4xx/5xx, redirected more than 5 times, or sent a body over TIM_MEDIA_MAX_BYTES', (why: string) => `download failed: ${why}`),
   upstreamUnreachable: entry(6010, 502, 'the remote server could not be reached (DNS failure, connection refused or reset)', (why: string) => `download failed: ${why}`),

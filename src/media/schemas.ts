@@ -27,7 +27,7 @@ export const UploadBody = { content: bytes }
 
 /** Request headers a download honours. */
 export const DownloadHeaders = Type.Object({
-  range: Opt(Type.String({ description: 'one range, `bytes=first-last`, `bytes=first-` or `bytes=-suffix`; several ranges are ignored (200 with everything)' })),
+  range: Opt(Type.String({ description: 'one range, `bytes=first-last`, `bytes=first-` or `bytes=-suffix`; several ranges are ignored (200 with everything). Numbers of any length: a first byte beyond 2^53 is 416, a last byte or suffix beyond the content is trimmed to it' })),
   'if-none-match': Opt(Type.String({ description: 'ETags (or `*`): 304 when one is the current ETag' })),
   'if-range': Opt(Type.String({ description: 'an ETag: Range applies only while it is still the current one' })),
 })
@@ -45,7 +45,7 @@ export const DownloadResponses = {
   200: { description: 'the whole content, streamed; Content-Type from the upload, or from the remote server (else application/octet-stream)', headers: common, content: bytes },
   206: { description: 'the one satisfiable range asked for', headers: { ...common, 'Content-Range': header('`bytes first-last/size`') }, content: bytes },
   304: Type.Null({ description: 'If-None-Match names the current ETag' }),
-  416: { ...ErrorBody, description: 'the range starts beyond the content (6017); Content-Range: `bytes */size`' },
+  416: { ...ErrorBody, description: 'the range starts beyond the content, or beyond 2^53 (6017); Content-Range: `bytes */size`' },
 }
 
 export const ContentParams = Type.Object({
