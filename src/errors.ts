@@ -59,9 +59,9 @@ export const Errors = {
   mediaType: entry(6017, 415, 'POST /media with a multipart/* or malformed Content-Type: send the file\'s bytes as the body, typed by Content-Type', detail),
   rangeNotSatisfiable: entry(6017, 416, 'a Range that starts beyond the end of the content (any start beyond 2^53 does)', (size: string) => `the requested range is not within the ${size} bytes of the content`),
   downloadRefused: entry(6010, 403, 'a remote URL the gateway will not fetch (redirects included): not http(s), host not in TIM_DOWNLOAD_ALLOWED_HOSTS, or a loopback, private, link-local, unspecified or cloud metadata address', (why: string) => `download refused: ${why}`),
-  upstreamFailed: entry(6009, 502, 'the remote server answered 4xx/5xx, redirected more than 5 times, or sent a body over TIM_MEDIA_MAX_BYTES', (why: string) => `download failed: ${why}`),
+  upstreamFailed: entry(6009, 502, 'the remote server answered 4xx/5xx, redirected more than 5 times, or announced a body over TIM_MEDIA_MAX_BYTES (after the answer has started, a failure aborts the connection instead)', (why: string) => `download failed: ${why}`),
   upstreamUnreachable: entry(6010, 502, 'the remote server could not be reached (DNS failure, connection refused or reset)', (why: string) => `download failed: ${why}`),
-  upstreamTimeout: entry(6012, 504, 'the remote server did not connect, answer or keep sending within TIM_DOWNLOAD_TIMEOUT_MS', (why: string) => `download timed out: ${why}`),
+  upstreamTimeout: entry(6012, 504, 'the remote server did not connect or answer within TIM_DOWNLOAD_TIMEOUT_MS (a body that stalls or averages under 1 KiB/s over that window aborts the connection instead)', (why: string) => `download timed out: ${why}`),
   internal: entry(6019, 500, 'an unexpected server fault (the log has the details under the request id)', () => 'internal error'),
   unavailable: entry(6019, 503, 'the server is shutting down, or its database does not answer (GET /health)', (why: string = 'the server is shutting down') => why),
 }
