@@ -122,6 +122,7 @@ function paced (body: Readable, windowMs: number, url: URL): Readable {
     received = 0
     heldBack = clientBehind()
   }, windowMs)
+  timer.unref()
   out.once('close', () => clearInterval(timer))
   return pipeline(body, out, () => {})
 }
