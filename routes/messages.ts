@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import {
-  AnchorMessage, ConversationParams, DeleteParam, GetMsgListParam, GetMsgListQuery, MessageIn, MessageOut, MsgLocator,
+  AnchorMessage, ConversationParams, DeleteParam, GetMsgListParam, GetMsgListQuery, MessageIn, MessageOut, MsgLocator, TimedMessageIn,
 } from '../src/messages/schemas.js'
 import { Errors } from '../src/errors.js'
 import { errors, sendJsonArray } from './responses.js'
@@ -139,7 +139,7 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Up to 1000 messages, each keeping its message_sender and time (message_server_time, else message_client_time), entering the shared history with status 5 and no unread effect. ' +
         'Only the admin may import others\' messages. Re-importing a message with the same sender, time and rand returns the stored one. All or nothing.',
       params: ConversationParams,
-      body: Type.Array(MessageIn, { minItems: 1, maxItems: 1000, description: '1-1000 Messages' }),
+      body: Type.Array(TimedMessageIn, { minItems: 1, maxItems: 1000, description: '1-1000 Messages' }),
       response: { 200: MessageList('the stored Messages, in request order'), ...errors(400, 401, 403, 404, 409, 413, 415) },
     },
   }, async (request, reply) => sendJsonArray(reply, await app.messages.import(request.identity, request.params.conversationID, request.body)))
@@ -152,7 +152,7 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'TIMMsgSaveMsg: save a message for the caller alone',
       description: 'Stored with status 5 and seq 0, visible only to the caller, placed in history by its time (message_server_time if given, else now).',
       params: ConversationParams,
-      body: MessageIn,
+      body: TimedMessageIn,
       response: { 200: Stored('the saved Message'), ...errors(400, 401, 403, 404, 409, 413, 415) },
     },
   }, async (request) => app.messages.save(request.identity, request.params.conversationID, request.body))

@@ -36,7 +36,7 @@ const sqliteSync: Parser<'NORMAL' | 'FULL'> = (raw, name) => {
   return v
 }
 const postgresUrl: Parser<string> = (raw, name) => {
-  if (!/^postgres(ql)?:\/\//.test(raw)) throw new ConfigError(`${name} must be a postgres:// URL`)
+  if (!/^postgres(ql)?:\/\//.test(raw) || !URL.canParse(raw)) throw new ConfigError(`${name} must be a postgres:// URL`)
   return raw
 }
 const LABEL = '(?!-)[a-z0-9-]{1,63}(?<!-)'
@@ -150,4 +150,36 @@ export function loadConfig (env: Env = process.env): Config {
     throw new ConfigError(`TIM_DATA_DIR "${base.dataDir}" cannot be created: ${(err as Error).message}`)
   }
   return { ...base, dataDir, ...credentials(env, dataDir) }
+}
+
+/** DATABASE_URL as it may be shown: scheme, user, host, port and database; never a password or the query. */
+export function shownDatabaseUrl (url: string): string {
+  const u = new URL(url)
+  return `${u.protocol}//${u.username === '' ? '' : `${u.username}@`}${u.host}${u.pathname}`
+}
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'])
+
+/** A store that cannot be opened at DATABASE_URL, as the one line that stops start-up. */
+export function databaseUrlError (url: string, err: unknown): ConfigError {
+  const e = err as { code?: string, message?: string }
+  const password = URL.canParse(url) ? decodeURIComponent(new URL(url).password) : ''
+  let why = String(e.message ?? err)
+  if (password !== '') why = why.split(password).join('***')
+  const unreachable = UNREACHABLE.has(e.code ?? '') || /timeout/i.test(why)
+  const shown = URL.canParse(url) ? shownDatabaseUrl(url) : 'postgres://…'
+  return new ConfigError(`DATABASE_URL ${shown} ${unreachable ? 'cannot be reached' : 'cannot be opened'}: ${why.replace(/\s+/g, ' ')}`, { cause: err })
+}
+
+const LOOKUP_FAILURES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA'])
+
+/** A failure to listen as the one line that names HOST or PORT; undefined when it is neither's doing. */
+export function listenError (err: unknown, config: Pick<Config, 'host' | 'port'>): ConfigError | undefined {
+  const { code, syscall } = err as NodeJS.ErrnoException
+  const on = `${config.host}:${config.port}`
+  if (syscall === 'getaddrinfo' || LOOKUP_FAILURES.has(code ?? '')) return new ConfigError(`HOST "${config.host}" does not resolve to an address (${code ?? 'lookup failed'})`, { cause: err })
+  if (code === 'EADDRNOTAVAIL') return new ConfigError(`HOST "${config.host}" is not an address of this machine (EADDRNOTAVAIL)`, { cause: err })
+  if (code === 'EADDRINUSE') return new ConfigError(`PORT ${config.port} is already in use (EADDRINUSE on ${on})`, { cause: err })
+  if (code === 'EACCES') return new ConfigError(`PORT ${config.port} may not be listened on by this process (EACCES on ${on}; ports below 1024 need privileges)`, { cause: err })
+  return undefined
 }

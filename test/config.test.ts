@@ -187,6 +187,7 @@ const badValues: Array<[string, string]> = [
   ['LOG_LEVEL', ''],
   ['DATABASE_URL', 'mysql://x'],
   ['DATABASE_URL', 'postgres'],
+  ['DATABASE_URL', 'postgres://not a host/db'],
   ['TIM_DOWNLOAD_ALLOWED_HOSTS', 'cdn.example.com,bad host'],
   ['TIM_DOWNLOAD_ALLOWED_HOSTS', 'https://cdn.example.com'],
   ['TIM_DOWNLOAD_ALLOWED_HOSTS', 'cdn.example.com/path'],

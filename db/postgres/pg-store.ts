@@ -14,11 +14,16 @@ const PROBE = statement('probe', 'INSERT INTO probes (id, at) VALUES (1, $1) ON 
 export interface PgStoreOptions {
   /** Connections of this replica's pool (default 10). */
   poolSize?: number
+  /** How long opening waits for the server to answer (default CONNECT_TIMEOUT_MS). */
+  connectTimeoutMs?: number
   /** Where the tables live (created if missing); else the URL's `?schema=`, else the server's search_path. */
   schema?: string
   /** Unix seconds now (events' times). */
   now?: () => number
 }
+
+/** Opening the store gives up on a server that has not answered within this. */
+export const CONNECT_TIMEOUT_MS = 5000
 
 /**
  * Opens the PostgreSQL store at `url` (postgres://…, optionally `?schema=name`): a pool
@@ -27,6 +32,16 @@ export interface PgStoreOptions {
  */
 export async function openPgStore (url: string, options: PgStoreOptions = {}): Promise<Store> {
   const { schema, ...config } = pgClientConfig(url, options.schema)
+  // One connection with a time limit first, so that an unreachable server fails the
+  // opening soon. Not on the pool: there the limit would also fail requests that wait
+  // for a connection of a busy pool.
+  const timeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
+  const probe = new pg.Client({ ...config, connectionTimeoutMillis: timeoutMs })
+  await probe.connect().catch((err: Error) => {
+    if (!/timeout/i.test(err.message)) throw err
+    throw Object.assign(new Error(`no answer within ${timeoutMs} ms`, { cause: err }), { code: 'ETIMEDOUT' })
+  })
+  await probe.end()
   const poolSize = options.poolSize ?? 10
   const pool = new pg.Pool({ ...config, max: poolSize })
   // An idle connection that dies (a server restart) is dropped by the pool; the next

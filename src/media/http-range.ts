@@ -3,13 +3,29 @@
  * and the Content-Disposition of file elements (RFC 6266 with RFC 8187's filename*).
  */
 
-/** One byte range as asked: `first-last`, `first-` or the last `suffix` bytes. */
+/**
+ * One byte range as asked: `first-last`, `first-` or the last `suffix` bytes. A number
+ * beyond 2^53−1 is Infinity: no content is that long (TIM_MEDIA_MAX_BYTES is below it),
+ * so a first that far is past the end, and a last or a suffix that far is all of it.
+ */
 export type RangeSpec = { first: number, last?: number } | { suffix: number }
 
 /** The inclusive span of a range within content of a known size. */
 export interface Span { start: number, end: number }
 
-const SINGLE = /^bytes=[ \t]*(\d{0,15})-(\d{0,15})[ \t]*$/i
+const SINGLE = /^bytes=[ \t]*(\d*)-(\d*)[ \t]*$/i
+
+/** a < b for decimal digit strings of any length (no rounding, no quadratic BigInt parse). */
+function less (a: string, b: string): boolean {
+  const [x, y] = [a.replace(/^0+/, ''), b.replace(/^0+/, '')]
+  return x.length !== y.length ? x.length < y.length : x < y
+}
+
+/** Digits as a number, never rounded: beyond 2^53−1 it is Infinity. */
+function exact (digits: string): number {
+  const n = Number(digits)
+  return Number.isSafeInteger(n) ? n : Infinity
+}
 
 /**
  * The one range a Range header asks for, or undefined when the header is to be ignored:
@@ -18,15 +34,20 @@ const SINGLE = /^bytes=[ \t]*(\d{0,15})-(\d{0,15})[ \t]*$/i
  * which few clients of a download want and which would defeat Content-Length.
  */
 export function parseRange (header: string | undefined): RangeSpec | undefined {
-  if (header === undefined || header.length > 256) return undefined
+  if (header === undefined) return undefined
   const m = SINGLE.exec(header)
   if (m === null) return undefined
   const [, first = '', last = ''] = m
   if (first === '' && last === '') return undefined
-  if (first === '') return { suffix: Number(last) }
-  if (last !== '' && Number(last) < Number(first)) return undefined
-  return last === '' ? { first: Number(first) } : { first: Number(first), last: Number(last) }
+  if (first === '') return { suffix: exact(last) }
+  // A last before its first makes the header invalid; compared exactly, whatever the length.
+  if (last !== '' && less(last, first)) return undefined
+  return last === '' ? { first: exact(first) } : { first: exact(first), last: exact(last) }
 }
+
+/** A first byte beyond 2^53−1: past the end of any content, whatever its size. */
+export const beyondAnyContent = (spec: RangeSpec | undefined): boolean =>
+  spec !== undefined && 'first' in spec && spec.first === Infinity
 
 /** Where `spec` falls in `size` bytes, or undefined when no byte of it exists (416). */
 export function resolveRange (spec: RangeSpec, size: number): Span | undefined {
@@ -38,9 +59,11 @@ export function resolveRange (spec: RangeSpec, size: number): Span | undefined {
   return { start: spec.first, end: Math.min(spec.last ?? size - 1, size - 1) }
 }
 
-/** The spec as a Range header for an upstream request. */
-export const rangeHeader = (spec: RangeSpec): string =>
-  'suffix' in spec ? `bytes=-${spec.suffix}` : `bytes=${spec.first}-${spec.last ?? ''}`
+/** The spec as a Range header for an upstream request: what is beyond 2^53−1 is "to the end". */
+export function rangeHeader (spec: RangeSpec): string {
+  if ('suffix' in spec) return spec.suffix === Infinity ? 'bytes=0-' : `bytes=-${spec.suffix}`
+  return `bytes=${spec.first}-${spec.last === undefined || spec.last === Infinity ? '' : spec.last}`
+}
 
 const opaque = (tag: string) => tag.trim().replace(/^W\//, '')
 

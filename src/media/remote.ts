@@ -89,8 +89,47 @@ function capped (body: Readable, max: number, url: URL): Readable {
   return pipeline(body, cap, () => {})
 }
 
+/**
+ * The least a remote body must average, over each TIM_DOWNLOAD_TIMEOUT_MS window in which
+ * the client takes what it is given: 1 KiB/s (8 kbit/s), below any real link, far above
+ * an origin that drips bytes just often enough to beat the idle timeout.
+ */
+export const MIN_BYTES_PER_SECOND = 1024
+
+/**
+ * Cuts a body that makes too little progress: at the end of each `windowMs` window, fewer
+ * than MIN_BYTES_PER_SECOND × window bytes fails it (504; the answer has started, so the
+ * connection is aborted) — unless the client held the gateway back at some point in that
+ * window (the pipe to the response paused, or undelivered bytes waiting): a slow client is
+ * not a slow origin. A drip-feeder is cut at the end of its first window in which the client kept up.
+ */
+function paced (body: Readable, windowMs: number, url: URL): Readable {
+  const least = Math.ceil(MIN_BYTES_PER_SECOND * windowMs / 1000)
+  let received = 0
+  let heldBack = false
+  const out = new Transform({
+    transform (chunk: Buffer, _enc, done) {
+      received += chunk.length
+      done(null, chunk)
+    },
+  })
+  const clientBehind = () => out.readableFlowing === false || out.readableLength >= out.readableHighWaterMark
+  out.on('pause', () => { heldBack = true })
+  const timer = setInterval(() => {
+    if (!heldBack && !clientBehind() && received < least) {
+      out.destroy(Errors.upstreamTimeout(`${url.host} sent ${received} bytes in ${windowMs} ms, less than ${MIN_BYTES_PER_SECOND} bytes/s (TIM_DOWNLOAD_TIMEOUT_MS)`))
+    }
+    received = 0
+    heldBack = clientBehind()
+  }, windowMs)
+  timer.unref()
+  out.once('close', () => clearInterval(timer))
+  return pipeline(body, out, () => {})
+}
+
 export class RemoteFetcher {
-  constructor (readonly dispatcher: Dispatcher, readonly guard: TargetGuard, readonly maxBytes: number) {}
+  /** `windowMs`: TIM_DOWNLOAD_TIMEOUT_MS, the window of the minimum rate (see paced). */
+  constructor (readonly dispatcher: Dispatcher, readonly guard: TargetGuard, readonly maxBytes: number, readonly windowMs: number) {}
 
   async open (raw: string, req: RemoteRequest): Promise<RemoteResponse> {
     const headers: Record<string, string> = { 'user-agent': 'timgate', accept: '*/*', 'accept-encoding': 'identity' }
@@ -153,7 +192,7 @@ export class RemoteFetcher {
       // Asked for identity; a server that encodes anyway sends bytes a client must decode.
       ...(encoding !== undefined && encoding !== 'identity' && /^[\w-]+(?:, *[\w-]+)*$/.test(encoding) && { contentEncoding: encoding }),
       // A known length cannot be exceeded (undici ends the body there); an unknown one is counted.
-      body: contentLength !== undefined ? res.body : capped(res.body, this.maxBytes, url),
+      body: paced(contentLength !== undefined ? res.body : capped(res.body, this.maxBytes, url), this.windowMs, url),
     }
   }
 }

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Errors } from '../errors.js'
 import { sendError as error } from '../plugins/errors.js'
 import type { Content } from './download.js'
-import { contentDisposition, ifRangeAllows, noneMatch, parseRange, resolveRange } from './http-range.js'
+import { beyondAnyContent, contentDisposition, ifRangeAllows, noneMatch, parseRange, resolveRange } from './http-range.js'
 import { drop, type RemoteFetcher } from './remote.js'
 
 /**
@@ -69,9 +69,12 @@ async function sendRemote (request: FastifyRequest, reply: FastifyReply, content
   const ifNoneMatch = header(request, 'if-none-match')
   const range = parseRange(header(request, 'range'))
   const ifRange = header(request, 'if-range')
+  // A first byte beyond 2^53 is past the end of anything: the gateway answers 416 itself
+  // (an origin might ignore or misread such a Range), once the content's ETag and length are known.
+  const beyond = beyondAnyContent(range)
   const res = await upstream.open(content.url, {
     signal: abort.signal,
-    ...(range !== undefined && { range }),
+    ...(range !== undefined && !beyond && { range }),
     ...(ifRange !== undefined && { ifRange }),
     ...(ifNoneMatch !== undefined && { ifNoneMatch }),
   })
@@ -79,6 +82,11 @@ async function sendRemote (request: FastifyRequest, reply: FastifyReply, content
   if (res.status === 304 || noneMatch(ifNoneMatch, res.etag)) {
     if (res.body !== undefined) drop(res.body)
     return reply.code(304).headers(headers).send()
+  }
+  if (beyond && ifRangeAllows(ifRange, res.etag)) {
+    if (res.body !== undefined) drop(res.body)
+    const size = res.contentLength === undefined ? '*' : String(res.contentLength)
+    return error(reply.headers(headers).header('content-range', `bytes */${size}`), Errors.rangeNotSatisfiable(res.contentLength === undefined ? 'unknown number of' : size))
   }
   if (res.status === 416) {
     return error(reply.headers(headers).header('content-range', res.contentRange ?? 'bytes */*'), Errors.rangeNotSatisfiable(res.contentRange?.split('/')[1] ?? 'unknown number of'))

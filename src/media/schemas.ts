@@ -27,7 +27,7 @@ export const UploadBody = { content: bytes }
 
 /** Request headers a download honours. */
 export const DownloadHeaders = Type.Object({
-  range: Opt(Type.String({ description: 'one range, `bytes=first-last`, `bytes=first-` or `bytes=-suffix`; several ranges are ignored (200 with everything)' })),
+  range: Opt(Type.String({ description: 'one range, `bytes=first-last`, `bytes=first-` or `bytes=-suffix`; several ranges are ignored (200 with everything). Numbers of any length: a first byte beyond 2^53 is 416, a last byte or suffix beyond the content is trimmed to it' })),
   'if-none-match': Opt(Type.String({ description: 'ETags (or `*`): 304 when one is the current ETag' })),
   'if-range': Opt(Type.String({ description: 'an ETag: Range applies only while it is still the current one' })),
 })
@@ -45,13 +45,13 @@ export const DownloadResponses = {
   200: { description: 'the whole content, streamed; Content-Type from the upload, or from the remote server (else application/octet-stream)', headers: common, content: bytes },
   206: { description: 'the one satisfiable range asked for', headers: { ...common, 'Content-Range': header('`bytes first-last/size`') }, content: bytes },
   304: Type.Null({ description: 'If-None-Match names the current ETag' }),
-  416: { ...ErrorBody, description: 'the range starts beyond the content (6017); Content-Range: `bytes */size`' },
+  416: { ...ErrorBody, description: 'the range starts beyond the content, or beyond 2^53 (6017); Content-Range: `bytes */size`' },
 }
 
 export const ContentParams = Type.Object({
   ...ConversationParams.properties,
   msgID: Type.String({ minLength: 1, maxLength: 64, description: 'a message_msg_id' }),
-  index: Type.Integer({ minimum: 0, maximum: 10_000, description: 'the element\'s position in message_elem_array, from 0' }),
+  index: Type.Integer({ minimum: 0, maximum: 2 ** 32 - 1, description: 'the element\'s position in message_elem_array, from 0 (uint32; one the message does not have is 404)' }),
 })
 
 export const ContentQuery = Type.Object({
@@ -66,6 +66,6 @@ export const DownloadElemParam = Type.Object({
   msg_download_elem_param_type: Opt(Type.Integer({ minimum: 0, maximum: 3, description: 'TIMDownloadType: 0 video snapshot, 1 file, 2 video, 3 sound. Images have none: any value, or none, finds them' })),
   msg_download_elem_param_id: Opt(Type.String({ description: 'the element\'s id key (an upload id, or the id imported history carries)' })),
   msg_download_elem_param_url: Opt(Type.String({ description: 'the element\'s url key' })),
-  msg_download_elem_param_flag: Opt(Type.Integer({ minimum: 0, description: 'SDK ≤ 6 download flag; accepted and ignored' })),
-  msg_download_elem_param_business_id: Opt(Type.Integer({ minimum: 0, description: 'SDK business id; accepted and ignored' })),
+  msg_download_elem_param_flag: Opt(Type.Unknown({ description: 'SDK ≤ 6 download flag: not used, so accepted and ignored whatever its value' })),
+  msg_download_elem_param_business_id: Opt(Type.Unknown({ description: 'SDK business id: not used, so accepted and ignored whatever its value' })),
 }, { ...closed, title: 'DownloadElemParam', description: 'At least one of _id and _url, as the element carries it' })

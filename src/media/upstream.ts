@@ -13,7 +13,7 @@ declare module 'fastify' {
 export interface UpstreamOptions {
   /** TIM_DOWNLOAD_ALLOWED_HOSTS */
   allowedHosts: readonly string[]
-  /** TIM_DOWNLOAD_TIMEOUT_MS: connect, first byte of the answer, and idle gaps in the body. */
+  /** TIM_DOWNLOAD_TIMEOUT_MS: connect, the answer's headers, idle gaps in the body, and the window of its minimum rate. */
   timeoutMs: number
   /** TIM_MEDIA_MAX_BYTES: the most bytes one remote fetch may pass on. */
   maxBytes: number
@@ -33,7 +33,7 @@ export default fp<UpstreamOptions>(async (app, opts) => {
       bodyTimeout: opts.timeoutMs,
     })
     : undefined
-  app.decorate('upstream', new RemoteFetcher(own ?? opts.dispatcher!, new TargetGuard(opts.allowedHosts), opts.maxBytes))
+  app.decorate('upstream', new RemoteFetcher(own ?? opts.dispatcher!, new TargetGuard(opts.allowedHosts), opts.maxBytes, opts.timeoutMs))
   // By onClose the server has answered what it will; fetches still open are abandoned.
   if (own !== undefined) app.addHook('onClose', async () => { await own.destroy() })
 }, { name: 'timgate-upstream' })

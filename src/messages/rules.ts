@@ -13,6 +13,27 @@ const SENDABLE = new Set<number>([ElemType.Text, ElemType.Image, ElemType.Sound,
 const isBlank = (v: unknown) => v === undefined || v === ''
 
 /**
+ * The path of the first integer beyond 2^53−1 (either sign) in `value`, which is kept as
+ * given (merged messages, profiles, push configs: objects the schemas do not type).
+ * JSON.parse has already rounded such a number, so storing it would keep another value.
+ * Iterative: a body may nest deeper than the stack.
+ */
+export function roundedIntegerAt (value: unknown, path: string): string | undefined {
+  const stack: Array<[unknown, string]> = [[value, path]]
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [v, at] = next
+    if (typeof v === 'number') {
+      if (Number.isInteger(v) && !Number.isSafeInteger(v)) return at
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${at}[${i}]`])
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [k, child] of Object.entries(v).reverse()) stack.push([child, `${at}.${k}`])
+    }
+  }
+  return undefined
+}
+
+/**
  * Checks the rules of CONTRACT §5 that a schema cannot say (types clients may not
  * send, one sound and one file, a reference per media element, the 12 KB limit) and
  * returns what is stored: the client keys only, under their current names.
@@ -45,6 +66,11 @@ export function toContent (msg: MessageIn, where = ''): { content: MessageConten
   }
   if (content.message_offline_push_config === undefined && msg.message_offlie_push_config !== undefined) {
     content.message_offline_push_config = msg.message_offlie_push_config
+  }
+  // The schemas range every key they type; what they leave untyped is checked here.
+  for (const [key, value] of Object.entries(content)) {
+    const at = roundedIntegerAt(value, `${where}${key}`)
+    if (at !== undefined) throw Errors.invalidParameter(`${at} is an integer beyond 2^53-1: JSON cannot carry it exactly, and it is never stored rounded`)
   }
   const size = Buffer.byteLength(JSON.stringify(msg.message_elem_array)) + Buffer.byteLength(msg.message_cloud_custom_str ?? '')
   if (size > MAX_MESSAGE_BYTES) throw Errors.messageTooLarge(size)

@@ -8,7 +8,20 @@ import { Type, type Static, type TSchema } from 'typebox'
  * ignored and never stored.
  */
 
-const Uint = (description: string) => Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description })
+/**
+ * Integer keys take the SDK's ranges (CONTRACT §12). uint64 keys end at 2^53−1: beyond
+ * it a JSON number is not exact (JSON.parse has already rounded 2^64 to 18446744073709552000),
+ * so a maximum of MAX_SAFE_INTEGER refuses every value that could have been rounded.
+ */
+const Uint64 = (description: string) => Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description })
+/** Indexes, rands, counts, sizes, durations and dimensions. */
+const Uint32 = (description: string) => Type.Integer({ minimum: 0, maximum: 2 ** 32 - 1, description })
+/** The SDK's plain `int` keys. */
+const Int32 = (description: string) => Type.Integer({ minimum: -(2 ** 31), maximum: 2 ** 31 - 1, description })
+/** An enum: its values. */
+const Enum = (maximum: number, description: string) => Type.Integer({ minimum: 0, maximum, description })
+/** A key the request does not use (read-only or informative): accepted and ignored whatever its value. */
+const Ignored = (description: string) => Type.Unknown({ description: `${description}; ignored whatever its value` })
 const Str = (description: string) => Type.String({ description })
 const Bool = (description: string) => Type.Boolean({ description })
 const Opt = <T extends TSchema>(s: T) => Type.Optional(s)
@@ -23,9 +36,9 @@ const elem = <P extends Record<string, TSchema>>(type: number, title: string, pr
 const imageRendition = (r: 'orig' | 'thumb' | 'large') => ({
   [`image_elem_${r}_id`]: Opt(Str(`${r} rendition: an upload id (POST /media)`)),
   [`image_elem_${r}_url`]: Opt(Str(`${r} rendition: a URL`)),
-  [`image_elem_${r}_pic_width`]: Opt(Uint(`${r} rendition width in px`)),
-  [`image_elem_${r}_pic_height`]: Opt(Uint(`${r} rendition height in px`)),
-  [`image_elem_${r}_pic_size`]: Opt(Uint(`${r} rendition size in bytes`)),
+  [`image_elem_${r}_pic_width`]: Opt(Uint32(`${r} rendition width in px`)),
+  [`image_elem_${r}_pic_height`]: Opt(Uint32(`${r} rendition height in px`)),
+  [`image_elem_${r}_pic_size`]: Opt(Uint32(`${r} rendition size in bytes`)),
 })
 
 export const TextElem = elem(ElemType.Text, 'TextElem', {
@@ -33,22 +46,22 @@ export const TextElem = elem(ElemType.Text, 'TextElem', {
 })
 export const ImageElem = elem(ElemType.Image, 'ImageElem', {
   image_elem_orig_path: Opt(Str('client-local path, kept as given')),
-  image_elem_level: Opt(Type.Integer({ minimum: 0, maximum: 2, description: 'TIMImageLevel: 0 original, 1 compressed, 2 HD' })),
-  image_elem_format: Opt(Type.Integer({ description: '0xff unknown, 1 JPG, 2 GIF, 3 PNG, 4 BMP' })),
-  image_elem_task_id: Opt(Type.Integer({ description: 'deprecated by the SDK; kept' })),
+  image_elem_level: Opt(Enum(2, 'TIMImageLevel: 0 original, 1 compressed, 2 HD')),
+  image_elem_format: Opt(Int32('0xff unknown, 1 JPG, 2 GIF, 3 PNG, 4 BMP')),
+  image_elem_task_id: Opt(Int32('deprecated by the SDK; kept')),
   ...imageRendition('orig'),
   ...imageRendition('thumb'),
   ...imageRendition('large'),
 })
 export const SoundElem = elem(ElemType.Sound, 'SoundElem', {
   sound_elem_file_path: Opt(Str('client-local path, kept as given')),
-  sound_elem_file_size: Uint('size in bytes'),
-  sound_elem_file_time: Uint('duration in seconds'),
+  sound_elem_file_size: Uint32('size in bytes'),
+  sound_elem_file_time: Uint32('duration in seconds'),
   sound_elem_file_id: Opt(Str('an upload id (POST /media)')),
   sound_elem_url: Opt(Str('a URL of the sound')),
-  sound_elem_business_id: Opt(Type.Integer({ description: 'SDK business id; kept' })),
-  sound_elem_download_flag: Opt(Type.Integer({ description: 'SDK ≤ 6 download flag; kept' })),
-  sound_elem_task_id: Opt(Type.Integer({ description: 'deprecated by the SDK; kept' })),
+  sound_elem_business_id: Opt(Int32('SDK business id; kept')),
+  sound_elem_download_flag: Opt(Int32('SDK ≤ 6 download flag; kept')),
+  sound_elem_task_id: Opt(Int32('deprecated by the SDK; kept')),
 })
 export const CustomElem = elem(ElemType.Custom, 'CustomElem', {
   custom_elem_data: Opt(Str('custom data (binary must be encoded into the string)')),
@@ -59,15 +72,15 @@ export const CustomElem = elem(ElemType.Custom, 'CustomElem', {
 export const FileElem = elem(ElemType.File, 'FileElem', {
   file_elem_file_path: Opt(Str('client-local path, kept as given')),
   file_elem_file_name: Str('display name'),
-  file_elem_file_size: Uint('size in bytes'),
+  file_elem_file_size: Uint32('size in bytes'),
   file_elem_file_id: Opt(Str('an upload id (POST /media)')),
   file_elem_url: Opt(Str('a URL of the file')),
-  file_elem_business_id: Opt(Type.Integer({ description: 'SDK business id; kept' })),
-  file_elem_download_flag: Opt(Type.Integer({ description: 'SDK ≤ 6 download flag; kept' })),
-  file_elem_task_id: Opt(Type.Integer({ description: 'deprecated by the SDK; kept' })),
+  file_elem_business_id: Opt(Int32('SDK business id; kept')),
+  file_elem_download_flag: Opt(Int32('SDK ≤ 6 download flag; kept')),
+  file_elem_task_id: Opt(Int32('deprecated by the SDK; kept')),
 })
 export const FaceElem = elem(ElemType.Face, 'FaceElem', {
-  face_elem_index: Type.Integer({ description: 'face index' }),
+  face_elem_index: Uint32('face index'),
   face_elem_buf: Opt(Str('extra data (binary must be encoded into the string)')),
 })
 export const LocationElem = elem(ElemType.Location, 'LocationElem', {
@@ -77,22 +90,22 @@ export const LocationElem = elem(ElemType.Location, 'LocationElem', {
 })
 export const VideoElem = elem(ElemType.Video, 'VideoElem', {
   video_elem_video_type: Str('video file type, e.g. "mp4"'),
-  video_elem_video_size: Uint('video size in bytes'),
-  video_elem_video_duration: Uint('duration in seconds'),
+  video_elem_video_size: Uint32('video size in bytes'),
+  video_elem_video_duration: Uint32('duration in seconds'),
   video_elem_video_path: Opt(Str('client-local path, kept as given')),
   video_elem_video_id: Opt(Str('video: an upload id (POST /media)')),
   video_elem_video_url: Opt(Str('video: a URL')),
-  video_elem_business_id: Opt(Type.Integer({ description: 'SDK business id; kept' })),
-  video_elem_video_download_flag: Opt(Type.Integer({ description: 'SDK ≤ 6 download flag; kept' })),
+  video_elem_business_id: Opt(Int32('SDK business id; kept')),
+  video_elem_video_download_flag: Opt(Int32('SDK ≤ 6 download flag; kept')),
   video_elem_image_type: Opt(Str('snapshot file type')),
-  video_elem_image_size: Opt(Uint('snapshot size in bytes')),
-  video_elem_image_width: Opt(Uint('snapshot width in px')),
-  video_elem_image_height: Opt(Uint('snapshot height in px')),
+  video_elem_image_size: Opt(Uint32('snapshot size in bytes')),
+  video_elem_image_width: Opt(Uint32('snapshot width in px')),
+  video_elem_image_height: Opt(Uint32('snapshot height in px')),
   video_elem_image_path: Opt(Str('client-local snapshot path, kept as given')),
   video_elem_image_id: Opt(Str('snapshot: an upload id (POST /media)')),
   video_elem_image_url: Opt(Str('snapshot: a URL')),
-  video_elem_image_download_flag: Opt(Type.Integer({ description: 'SDK ≤ 6 download flag; kept' })),
-  video_elem_task_id: Opt(Type.Integer({ description: 'deprecated by the SDK; kept' })),
+  video_elem_image_download_flag: Opt(Int32('SDK ≤ 6 download flag; kept')),
+  video_elem_task_id: Opt(Uint32('deprecated by the SDK; kept')),
 })
 export const MergeElem = elem(ElemType.Merge, 'MergeElem', {
   merge_elem_title: Str('title of the merged bundle'),
@@ -112,7 +125,7 @@ export const ElemIn = Type.Unsafe<Static<typeof TextElem> | Record<string, unkno
   description: 'A message element. `elem_type` picks its keys: 0 text, 1 image, 2 sound, 3 custom, 4 file, 6 face, 7 location, 9 video, 12 merge. ' +
     'Types 5, 8, 10 and 11 are server-made and refused with 6016, as are unknown types. Unknown keys are dropped.',
   required: ['elem_type'],
-  properties: { elem_type: Type.Integer({ description: 'TIMElemType' }) },
+  properties: { elem_type: Int32('TIMElemType') },
   allOf: sendableElems.map(s => ({ if: { properties: { elem_type: { const: s.properties.elem_type.const } } }, then: s })),
 })
 
@@ -127,9 +140,9 @@ const loose = (description: string) => Type.Object({}, { additionalProperties: t
 
 /** Keys a client may set; they are stored and returned as given. */
 const clientKeys = {
-  message_priority: Opt(Type.Integer({ minimum: 0, maximum: 3, description: 'TIMMsgPriority: 0 high … 3 lowest' })),
-  message_platform: Opt(Type.Integer({ minimum: 0, description: 'TIMPlatform of the sender' })),
-  message_custom_int: Opt(Type.Integer({ description: 'custom int' })),
+  message_priority: Opt(Enum(3, 'TIMMsgPriority: 0 high … 3 lowest')),
+  message_platform: Opt(Enum(5, 'TIMPlatform of the sender: 0 other, 1 Windows, 2 Android, 3 iOS, 4 Mac, 5 simulator')),
+  message_custom_int: Opt(Uint32('custom int')),
   message_custom_str: Opt(Str('custom string')),
   message_cloud_custom_str: Opt(Str('custom data stored with the message and delivered to the peer')),
   message_need_read_receipt: Opt(Bool('ask for read receipts')),
@@ -150,23 +163,30 @@ const clientKeys = {
 /** The names of the keys of clientKeys plus the element array: what a message stores. */
 export const storedClientKeys = ['message_elem_array', ...Object.keys(clientKeys)] as const
 
-/** Keys the server fills; accepted on writes (so a returned Message can be passed back) and ignored. */
-const serverKeys = {
-  message_conv_id: Opt(Str('conversation ID from the caller\'s side: the peer\'s UserID (C2C) or the group ID')),
-  message_conv_type: Opt(Type.Integer({ description: 'TIMConvType: 1 C2C, 2 group' })),
-  message_sender: Opt(Str('sender UserID')),
-  message_client_time: Opt(Uint('client time, unix seconds (the server time when not given)')),
-  message_server_time: Opt(Uint('server time, unix seconds')),
-  message_is_from_self: Opt(Bool('the caller sent it')),
-  message_is_read: Opt(Bool('the caller has read it')),
-  message_is_peer_read: Opt(Bool('C2C: the peer has read it')),
+/** Keys the SDK lists with the server's but that a write uses: the client's values, checked. */
+const usedKeys = {
+  message_sender: Opt(Str('sender UserID: the caller (the admin may name a participant)')),
+  message_client_time: Opt(Uint64('client time, unix seconds (the server time when not given)')),
+  message_rand: Opt(Uint32('random number: the client\'s value is kept (else a random 32-bit unsigned)')),
   message_is_online_msg: Opt(Bool('online-only message: delivered to live listeners, never stored')),
-  message_status: Opt(Type.Integer({ description: 'TIMMsgStatus: 2 sent, 4 deleted, 5 imported/saved, 6 revoked' })),
-  message_unique_id: Opt(Uint('numeric unique id')),
-  message_msg_id: Opt(Type.String({ maxLength: 64, description: 'string unique id; the id used in paths' })),
-  message_rand: Opt(Type.Integer({ minimum: 0, maximum: 4294967295, description: 'random number (the client\'s value, or a random 32-bit unsigned)' })),
-  message_seq: Opt(Uint('per-conversation sequence number: 1, 2, 3 …; 0 for saved messages')),
-  message_revoker_user_id: Opt(Str('who revoked it')),
+}
+
+/**
+ * Keys the server fills (CONTRACT §1): a returned Message can be passed back, so they are
+ * accepted on writes and ignored whatever their value, even one out of any range.
+ */
+const readOnlyKeys = {
+  message_conv_id: Opt(Ignored('server-filled: conversation ID')),
+  message_conv_type: Opt(Ignored('server-filled: TIMConvType')),
+  message_server_time: Opt(Ignored('server-filled: server time (import and save use it: see their body)')),
+  message_is_from_self: Opt(Ignored('server-filled')),
+  message_is_read: Opt(Ignored('server-filled')),
+  message_is_peer_read: Opt(Ignored('server-filled')),
+  message_status: Opt(Ignored('server-filled: TIMMsgStatus')),
+  message_unique_id: Opt(Ignored('server-filled: numeric unique id')),
+  message_msg_id: Opt(Ignored('server-filled: string unique id')),
+  message_seq: Opt(Ignored('server-filled: sequence number')),
+  message_revoker_user_id: Opt(Ignored('server-filled: who revoked it')),
 }
 
 /** Keys accepted only on input. */
@@ -176,56 +196,92 @@ const inputOnlyKeys = {
   message_custom_moderation_configuration_id: Opt(Str('moderation configuration (send-time only, not stored)')),
 }
 
-/** A Message in a request body. */
-export const MessageIn = Type.Object({
+const messageInKeys = {
   message_elem_array: Type.Array(ElemIn, { minItems: 1, description: 'the elements; at least one' }),
   ...clientKeys,
-  ...serverKeys,
+  ...usedKeys,
+  ...readOnlyKeys,
   ...inputOnlyKeys,
-}, { ...closed, title: 'Message', description: 'A Message with the SDK\'s keys. Server-filled keys are accepted and ignored; unknown keys are dropped.' })
+}
+
+/** A Message in a request body (send, batch send). */
+export const MessageIn = Type.Object(messageInKeys, {
+  ...closed,
+  title: 'Message',
+  description: 'A Message with the SDK\'s keys. Server-filled keys are accepted and ignored whatever their value; unknown keys are dropped.',
+})
 export type MessageIn = Static<typeof MessageIn>
+
+/** A Message for import and save, whose message_server_time is the message's time. */
+export const TimedMessageIn = Type.Object({
+  ...messageInKeys,
+  message_server_time: Opt(Uint64('the message\'s time, unix seconds (import: else message_client_time, else now; save: else now)')),
+}, {
+  ...closed,
+  title: 'TimedMessage',
+  description: 'A Message as for send, except that message_server_time is used: it places the message in history. Other server-filled keys are accepted and ignored.',
+})
+export type TimedMessageIn = Static<typeof TimedMessageIn>
 
 /** A Message in a response, as the caller sees it. */
 export const MessageOut = Type.Object({
   message_elem_array: Type.Array(ElemOut, { description: 'the elements (empty once revoked)' }),
   ...clientKeys,
-  ...serverKeys,
   message_conv_id: Str('conversation ID from the caller\'s side: the peer\'s UserID (C2C) or the group ID'),
   message_conv_type: Type.Integer({ description: 'TIMConvType: 1 C2C, 2 group' }),
   message_sender: Str('sender UserID'),
-  message_client_time: Uint('client time, unix seconds'),
-  message_server_time: Uint('server time, unix seconds'),
+  message_client_time: Uint64('client time, unix seconds'),
+  message_server_time: Uint64('server time, unix seconds'),
   message_is_from_self: Bool('the caller sent it'),
   message_is_read: Bool('the caller has read it (one\'s own messages always)'),
   message_is_peer_read: Bool('C2C: the peer has read it'),
   message_is_online_msg: Bool('online-only message'),
   message_status: Type.Integer({ description: 'TIMMsgStatus: 2 sent, 4 deleted (for the caller), 5 imported/saved, 6 revoked' }),
-  message_unique_id: Uint('numeric unique id'),
+  message_unique_id: Uint64('numeric unique id'),
   message_msg_id: Str('string unique id, URL-safe; the id used in paths'),
-  message_rand: Uint('random number'),
-  message_seq: Uint('per-conversation sequence number; 0 for saved messages'),
+  message_rand: Uint32('random number'),
+  message_seq: Uint64('per-conversation sequence number; 0 for saved messages'),
+  message_revoker_user_id: Opt(Str('who revoked it')),
 }, { additionalProperties: false, title: 'MessageOut' })
 export type MessageOut = Static<typeof MessageOut>
 
-/** MsgLocator (TIMMsgFindByMsgLocatorList). */
+/** MsgLocator (TIMMsgFindByMsgLocatorList). seq + rand + time find the message; the rest is informative. */
 export const MsgLocator = Type.Object({
-  message_locator_seq: Uint('message_seq of the message'),
-  message_locator_rand: Uint('message_rand of the message'),
-  message_locator_time: Uint('message_server_time of the message'),
-  message_locator_is_self: Opt(Bool('informative, not a filter')),
-  message_locator_is_revoked: Opt(Bool('informative, not a filter')),
-  message_locator_unique_id: Opt(Uint('informative, not a filter')),
-  message_locator_conv_id: Opt(Str('informative: the conversation comes from the path')),
-  message_locator_conv_type: Opt(Type.Integer({ description: 'informative: the conversation comes from the path' })),
+  message_locator_seq: Uint64('message_seq of the message'),
+  message_locator_rand: Uint32('message_rand of the message'),
+  message_locator_time: Uint64('message_server_time of the message'),
+  message_locator_is_self: Opt(Ignored('informative, not a filter')),
+  message_locator_is_revoked: Opt(Ignored('informative, not a filter')),
+  message_locator_unique_id: Opt(Ignored('informative, not a filter')),
+  message_locator_conv_id: Opt(Ignored('informative: the conversation comes from the path')),
+  message_locator_conv_type: Opt(Ignored('informative: the conversation comes from the path')),
 }, { ...closed, title: 'MsgLocator' })
 
-/** An anchor message: found by message_msg_id, else by seq + rand + time. `{}` is no anchor. */
+/** The locator keys of a Message that names a message: checked when they are used. */
+const anchorLocator = {
+  message_seq: Uint64('message_seq of the message'),
+  message_rand: Uint32('message_rand of the message'),
+  message_server_time: Uint64('message_server_time of the message'),
+}
+const locatorKey = (description: string) => Type.Unsafe<number>({ description })
+
+/**
+ * An anchor message: found by message_msg_id, else by seq + rand + time. `{}` is no anchor.
+ * The three locator keys are used, so ranged, only when there is no message_msg_id
+ * (if/else): a Message passed back is found by its id and the rest of it is ignored.
+ */
 export const AnchorMessage = Type.Object({
   message_msg_id: Opt(Type.String({ maxLength: 64, description: 'the anchor\'s id' })),
-  message_seq: Opt(Uint('with message_rand and message_server_time, when there is no message_msg_id')),
-  message_rand: Opt(Uint('see message_seq')),
-  message_server_time: Opt(Uint('see message_seq')),
-}, { additionalProperties: true, title: 'AnchorMessage', description: 'A Message (e.g. one returned before); only its identifying keys are read' })
+  message_seq: Opt(locatorKey('uint64 (0…2^53−1): with message_rand and message_server_time, the locator when there is no message_msg_id; ignored beside one')),
+  message_rand: Opt(locatorKey('uint32: see message_seq')),
+  message_server_time: Opt(locatorKey('uint64 (0…2^53−1): see message_seq')),
+}, {
+  additionalProperties: true,
+  if: { required: ['message_msg_id'] },
+  else: { properties: anchorLocator },
+  title: 'AnchorMessage',
+  description: 'A Message (e.g. one returned before); only its identifying keys are read, every other key is ignored whatever its value',
+})
 export type AnchorMessage = Static<typeof AnchorMessage>
 
 /** MsgGetMsgListParam (TIMMsgGetMsgList). */
@@ -235,11 +291,11 @@ export const GetMsgListParam = Type.Object({
   msg_getmsglist_param_is_forward: Opt(Bool('true: newer than the anchor, oldest first; false (default): older, newest first')),
   msg_getmsglist_param_is_ramble: Opt(Bool('accepted; the gateway always answers from the shared history')),
   msg_getmsglist_param_is_remble: Opt(Bool('old spelling of msg_getmsglist_param_is_ramble')),
-  msg_getmsglist_param_time_begin: Opt(Uint('only messages at or after this unix time')),
-  msg_getmsglist_param_time_period: Opt(Uint('with time_begin: only messages before time_begin + this many seconds')),
-  msg_getmsglist_param_last_msg_seq: Opt(Uint('SDK group seq anchor: not supported (400 6017); use msg_getmsglist_param_last_msg')),
-  msg_getmsglist_param_message_seq_array: Opt(Type.Array(Uint('a seq'), { description: 'SDK group seq list: not supported (400 6017); use find with locators' })),
-  msg_getmsglist_param_message_type_array: Opt(Type.Array(Type.Integer({ minimum: 0, maximum: 12 }), { description: 'only messages with an element of one of these TIMElemTypes; empty = all' })),
+  msg_getmsglist_param_time_begin: Opt(Uint64('only messages at or after this unix time')),
+  msg_getmsglist_param_time_period: Opt(Uint64('with time_begin: only messages before time_begin + this many seconds')),
+  msg_getmsglist_param_last_msg_seq: Opt(Uint64('SDK group seq anchor: not supported (400 6017); use msg_getmsglist_param_last_msg')),
+  msg_getmsglist_param_message_seq_array: Opt(Type.Array(Uint64('a seq'), { description: 'SDK group seq list: not supported (400 6017); use find with locators' })),
+  msg_getmsglist_param_message_type_array: Opt(Type.Array(Enum(12, 'a TIMElemType'), { description: 'only messages with an element of one of these TIMElemTypes; empty = all' })),
 }, { ...closed, title: 'MsgGetMsgListParam' })
 export type GetMsgListParam = Static<typeof GetMsgListParam>
 
@@ -248,9 +304,9 @@ export const GetMsgListQuery = Type.Object({
   count: Opt(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'how many, 1-100 (default 20)' })),
   last_msg_id: Opt(Type.String({ minLength: 1, maxLength: 64, description: 'exclusive anchor: a message_msg_id' })),
   is_forward: Opt(Bool('true: newer than the anchor, oldest first; false (default): older, newest first')),
-  time_begin: Opt(Uint('only messages at or after this unix time')),
-  time_period: Opt(Uint('with time_begin: only messages before time_begin + this many seconds')),
-  message_type: Opt(Type.Array(Type.Integer({ minimum: 0, maximum: 12 }), { description: 'TIMElemType filter; repeat the parameter for several' })),
+  time_begin: Opt(Uint64('only messages at or after this unix time')),
+  time_period: Opt(Uint64('with time_begin: only messages before time_begin + this many seconds')),
+  message_type: Opt(Type.Array(Enum(12, 'a TIMElemType'), { description: 'TIMElemType filter; repeat the parameter for several' })),
 }, closed)
 
 /** MsgDeleteParam (TIMMsgDelete). */

@@ -11,7 +11,7 @@ import { withTombstone } from './recorded.js'
 import { contentJson } from '../../db/rows.js'
 import { mapInSlices } from '../slices.js'
 import { checkMediaRefs, elemMaskOf, toContent, type MediaRefs } from './rules.js'
-import type { AnchorMessage, BatchResult, MessageIn, MessageOut } from './schemas.js'
+import type { AnchorMessage, BatchResult, MessageIn, MessageOut, TimedMessageIn } from './schemas.js'
 
 /** Who a request acts as (CONTRACT §3). */
 export interface Identity {
@@ -134,7 +134,7 @@ export class MessageService {
   }
 
   /** TIMMsgSaveMsg: visible to the caller alone, seq 0, status 5. */
-  async save (who: Identity, conversationId: string, msg: MessageIn): Promise<MessageOut> {
+  async save (who: Identity, conversationId: string, msg: TimedMessageIn): Promise<MessageOut> {
     const conv = await this.access(who, conversationId)
     const draft = this.#draft(conv, this.#sender(who, conv, msg.message_sender), msg, Origin.Saved)
     await this.#checkMedia(who, draft.sender, msg)
@@ -144,7 +144,7 @@ export class MessageService {
   }
 
   /** TIMMsgImportMsgList: all or nothing, original senders and times, deduplicated. */
-  async import (who: Identity, conversationId: string, msgs: MessageIn[]): Promise<MessageOut[]> {
+  async import (who: Identity, conversationId: string, msgs: TimedMessageIn[]): Promise<MessageOut[]> {
     const conv = await this.access(who, conversationId)
     // Up to 1000 messages of 12 KB: in slices, the contents serialized ahead of the write.
     const drafts = await mapInSlices(msgs, (msg, i) => {

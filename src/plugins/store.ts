@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import type { Store } from '../../db/store.js'
 import { openSqliteStore } from '../../db/sqlite/sqlite-store.js'
 import { openPgStore } from '../../db/postgres/pg-store.js'
+import { databaseUrlError } from '../config.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,10 +23,19 @@ export interface StoreOptions {
   now?: () => number
 }
 
+/** The PostgreSQL store, or the one line naming DATABASE_URL that stops start-up. */
+async function openPg (url: string, poolSize: number | undefined, now: (() => number) | undefined): Promise<Store> {
+  try {
+    return await openPgStore(url, { ...(poolSize !== undefined && { poolSize }), ...(now !== undefined && { now }) })
+  } catch (err) {
+    throw databaseUrlError(url, err)
+  }
+}
+
 /** Opens the store (PostgreSQL at the URL, else SQLite under the data dir); closes it with the app. */
 export default fp<StoreOptions>(async (app, opts) => {
   const store = opts.databaseUrl !== undefined
-    ? await openPgStore(opts.databaseUrl, { ...(opts.pgPoolSize !== undefined && { poolSize: opts.pgPoolSize }), ...(opts.now !== undefined && { now: opts.now }) })
+    ? await openPg(opts.databaseUrl, opts.pgPoolSize, opts.now)
     : openSqliteStore(join(opts.dataDir, 'timgate.db'), {
       ...(opts.sqliteSync !== undefined && { synchronous: opts.sqliteSync }),
       ...(opts.now !== undefined && { now: opts.now }),
