@@ -22,9 +22,11 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       headers: Type.Object({
         'last-event-id': Type.Optional(Type.String({ maxLength: 32, description: 'resume after this event_id' })),
       }),
-      produces: ['text/event-stream'],
       response: {
-        200: Type.String({ description: 'text/event-stream: the events, as they come' }),
+        200: {
+          description: 'the events, as they come',
+          content: { 'text/event-stream': { schema: Type.String({ description: 'Server-Sent Events: `id:`, `event:`, `data:` (the envelope JSON) per event; `: ping` comments' }) } },
+        },
         ...errors(400, 401, 403),
       },
     },
