@@ -141,6 +141,7 @@ export class EventHub {
       for (const e of todo) {
         const text = this.#frameFor(e, stream.user, ctx)
         if (text !== undefined) stream.event(e.pos, text)
+        await stream.paced()
       }
       from = todo.at(-1)!.pos
       if (page.length < PAGE || todo.length < page.length) break

@@ -1,7 +1,13 @@
 import { PassThrough } from 'node:stream'
 
-/** Bytes a stream may have waiting for a slow reader before it is cut (it resumes with Last-Event-ID). */
-export const MAX_BUFFERED_BYTES = 1024 * 1024
+/**
+ * A stream whose reader has more than SLOW_BYTES waiting for longer than SLOW_MS is cut (it
+ * resumes with Last-Event-ID), and at once beyond MAX_BUFFERED_BYTES: never buffered without
+ * bound. A burst (a batch send: 500 events of up to 12 KB at once) fits under the cap.
+ */
+export const SLOW_BYTES = 1024 * 1024
+export const SLOW_MS = 5000
+export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024
 /** Frames a stream may queue while it catches up with the log before it is cut. */
 const MAX_QUEUED = 10_000
 
@@ -17,6 +23,7 @@ export class EventStream {
   lastPos: number
   #queue: Array<{ pos: number, text: string }> | undefined = []
   #ended = false
+  #slowSince: number | undefined
 
   constructor (
     /** The user whose events it carries; undefined for the app stream. */
@@ -64,6 +71,31 @@ export class EventStream {
     if (this.#ended) return
     if (this.body.writableLength > MAX_BUFFERED_BYTES) return this.cut()
     this.body.write(text)
+  }
+
+  /** Resolves once the reader has taken what waited beyond SLOW_BYTES (or the stream ended): a replay keeps pace with its reader. */
+  async paced (): Promise<void> {
+    while (!this.#ended && this.body.writableLength > SLOW_BYTES) {
+      await new Promise<void>(resolve => {
+        const done = () => {
+          this.body.off('drain', done)
+          this.body.off('close', done)
+          resolve()
+        }
+        this.body.once('drain', done)
+        this.body.once('close', done)
+      })
+    }
+  }
+
+  /** Called every second or so: a reader behind by SLOW_BYTES for SLOW_MS is cut. */
+  checkReader (nowMs: number): void {
+    if (this.body.writableLength <= SLOW_BYTES) {
+      this.#slowSince = undefined
+      return
+    }
+    this.#slowSince ??= nowMs
+    if (nowMs - this.#slowSince >= SLOW_MS) this.cut()
   }
 
   /** Ends the stream normally. */

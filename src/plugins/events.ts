@@ -14,7 +14,8 @@ const SWEEP_MS = 60_000
 
 /**
  * The event streams' life: the hub follows the log from start-up; one timer a second ends
- * the streams whose UserSig has expired and pings them all every PING_S; old events are
+ * the streams whose UserSig has expired, cuts those whose reader has fallen behind, and
+ * pings them all every PING_S; old events are
  * swept; closing ends every stream (open streams never finish on their own, and the
  * drain would wait for them).
  */
@@ -23,10 +24,12 @@ export default fp<EventsOptions>(async (app, opts) => {
   let ticks = 0
   const tick = setInterval(() => {
     const now = opts.now()
+    const nowMs = Date.now()
     const ping = ++ticks % PING_S === 0
     for (const s of app.hub.streams()) {
       if (s.expiresAt <= now) s.end()
       else if (ping) s.write(': ping\n\n')
+      s.checkReader(nowMs)
     }
   }, 1000)
   tick.unref()

@@ -2,7 +2,7 @@ import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { build, text, type TestApp } from '../helper.js'
 import { stream } from '../fixtures/sse.js'
-import { within } from '../fixtures/raw-http.js'
+import { rawConnect, requestHead, within } from '../fixtures/raw-http.js'
 import { signUserSig } from '../../src/auth/usersig.js'
 
 const listen = async (g: TestApp) => `${await g.app.listen({ port: 0, host: '127.0.0.1' })}/events`
@@ -177,4 +177,26 @@ t.test('when the app closes, then open streams end and the close does not wait f
   await b.opened
   await g.app.close()
   t.pass('closed')
+})
+
+t.test('when a reader lets its stream pile up, then it is cut, not buffered without bound, and resumes with all it missed', async t => {
+  const g = await build(t, { TIM_RATE_LIMIT: '0' })
+  const url = new URL(await listen(g))
+  const r = await rawConnect(t, Number(url.port))
+  r.socket.pause()
+  r.socket.write(requestHead('GET', '/events', { authorization: `Bearer ${g.sig('bob')}` }))
+  await sleep(300)
+  // Each batch is 500 message events of 12 KB for the sender's stream: 12 MB in all.
+  const big = text('x'.repeat(12_000))
+  const recipients = Array.from({ length: 500 }, (_, i) => `r${i}`)
+  for (let i = 0; i < 2; i++) t.equal((await g.call('bob', 'POST', '/messages/batch', { msg_batch_send_param_identifier_array: recipients, msg_batch_send_param_msg: big })).statusCode, 200)
+  await sleep(500)
+  r.socket.resume()
+  t.ok(await r.closedWithin(30_000), 'the gateway closed the stream')
+  const received = r.response().body.toString('latin1')
+  const ids = [...received.matchAll(/^id: (\d+)$/gm)].map(m => m[1]!)
+  t.ok(ids.length < 1000, `cut before the end (${ids.length} of 1000 events arrived)`)
+  const again = stream(t, url.toString(), g.as('bob'), ids.at(-1) ?? '0')
+  const rest = await again.wait(1000 - ids.length - 1, 60_000)
+  t.ok(rest.length >= 1000 - ids.length - 1, 'the rest, on resuming')
 })
