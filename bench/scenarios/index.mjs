@@ -16,9 +16,10 @@ import sendC2c from './send-c2c.mjs'
 import sendGroup from './send-group.mjs'
 import singleDownload from './single-download.mjs'
 import starvation from './starvation.mjs'
+import events from './events.mjs'
 
 /** `npm run bench`: the gateway on SQLite. */
-export const sqlite = [sendC2c, sendGroup, find, read, importMessages, batch, revoke, downloadStored, downloadProxied, history, starvation]
+export const sqlite = [sendC2c, sendGroup, find, read, importMessages, batch, revoke, downloadStored, downloadProxied, history, starvation, events]
 
 /** `npm run bench:pg`: the gateway on PostgreSQL. */
 export const pg = [pgSend, pgHistory, pgImport, pgBatch]
