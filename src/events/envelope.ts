@@ -28,7 +28,10 @@ export const receiptOf = (reader: string, m: StoredMessage): MessageReceipt => (
 
 /** The one envelope of every event, as JSON text. */
 export const envelope = (id: number, type: string, time: number, user: string, data: unknown): string =>
-  `{"event_id":"${id}","event_type":"${type}","event_time":${time},"event_user":${JSON.stringify(user)},"event_data":${JSON.stringify(data)}}`
+  envelopeOf(id, type, time, user, JSON.stringify(data))
+
+const envelopeOf = (id: number, type: string, time: number, user: string, dataJson: string): string =>
+  `{"event_id":"${id}","event_type":"${type}","event_time":${time},"event_user":${JSON.stringify(user)},"event_data":${dataJson}}`
 
 /** The envelope of `event: reset` (CONTRACT §8): no id, empty data. */
 export const resetEnvelope = (user: string): string =>
@@ -46,6 +49,8 @@ export interface PageContext {
 
 export const messageKey = (convKey: string, id: number) => `${convKey}\n${id}`
 
+const NO_POINTS: ReadonlyMap<string, HistoryPosition> = new Map()
+
 /**
  * Who hears an event first-hand in the app stream (CONTRACT §8): a message or revoke as its
  * sender sees it, a read receipt as the peer (the reader's other party) does.
@@ -59,8 +64,28 @@ export function appViewer (e: LoggedEvent, m: StoredMessage): string {
 /** The views an event needs: `view(message, viewer)` comes from the message service. */
 export type ViewOf = (m: StoredMessage, viewer: string, readPoints: ReadonlyMap<string, HistoryPosition>) => MessageOut
 
-/** The SSE frame of `e` for `user`, or undefined when it says nothing to that user (a read receipt to the reader itself). */
-export function render (e: LoggedEvent, user: string, ctx: PageContext, view: ViewOf): string | undefined {
+/**
+ * The views of one event that users share: a group message looks the same to every member
+ * but its sender and those who have read it, so it is serialized once per distinct view.
+ */
+export type ViewCache = Map<string, string>
+
+const viewJson = (v: MessageOut, cache: ViewCache | undefined): string => {
+  if (cache === undefined) return JSON.stringify(v)
+  const key = `${v.message_conv_id}\n${v.message_is_from_self}${v.message_is_read}${v.message_is_peer_read}`
+  let json = cache.get(key)
+  if (json === undefined) {
+    json = JSON.stringify(v)
+    cache.set(key, json)
+  }
+  return json
+}
+
+/**
+ * The SSE frame of `e` for `user`, or undefined when it says nothing to that user (a read
+ * receipt to the reader itself). `cache` is one event's: pass a new one per event.
+ */
+export function render (e: LoggedEvent, user: string, ctx: PageContext, view: ViewOf, cache?: ViewCache): string | undefined {
   const type = EVENT_TYPE_NAMES[e.type]
   if (type === undefined || e.messageId === null) return undefined
   const m = ctx.messages.get(messageKey(e.convKey, e.messageId))
@@ -69,5 +94,5 @@ export function render (e: LoggedEvent, user: string, ctx: PageContext, view: Vi
     if (user === e.actor) return undefined
     return frame(e.pos, type, envelope(e.pos, type, e.at, user, receiptOf(e.actor ?? '', m)))
   }
-  return frame(e.pos, type, envelope(e.pos, type, e.at, user, view(m, user, ctx.readPoints.get(e.convKey) ?? new Map())))
+  return frame(e.pos, type, envelopeOf(e.pos, type, e.at, user, viewJson(view(m, user, ctx.readPoints.get(e.convKey) ?? NO_POINTS), cache)))
 }

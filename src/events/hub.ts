@@ -1,5 +1,5 @@
 import { EventType, type EventStore, type HistoryPosition, type LoggedEvent, type MessageStore, type StoredMessage } from '../../db/store.js'
-import { appViewer, envelope, frame, messageKey, render, resetEnvelope, type PageContext, type ViewOf } from './envelope.js'
+import { appViewer, envelope, frame, messageKey, render, resetEnvelope, type PageContext, type ViewCache, type ViewOf } from './envelope.js'
 import type { EventStream } from './stream.js'
 
 /** Events read from the log at a time. */
@@ -209,10 +209,11 @@ export class EventHub {
         continue
       }
       const recipients = e.users ?? this.#members.get(e.convKey) ?? []
+      const views: ViewCache = new Map()
       for (const user of recipients) {
         const streams = this.#byUser.get(user)
         if (streams === undefined) continue
-        const text = render(e, user, ctx, this.#view)
+        const text = render(e, user, ctx, this.#view, views)
         if (text !== undefined) for (const s of streams) s.live(e.pos, text)
       }
       if (this.#app.size > 0) {
