@@ -1,4 +1,5 @@
 import closeWithGrace from 'close-with-grace'
+import { createServer } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
 import { ConfigError, listenError, loadConfig, type Config } from './config.js'
@@ -9,12 +10,25 @@ function stop (err: ConfigError): never {
   process.exit(1)
 }
 
+/**
+ * Can the process listen on HOST:PORT? Tried before the app is built (seconds on a busy
+ * machine), so that a bad HOST or a busy PORT stops start-up at once; the real listen
+ * checks again.
+ */
+async function listenable (config: Config): Promise<void> {
+  if (config.port === 0) return
+  const probe = createServer()
+  await new Promise<void>((resolve, reject) => probe.once('error', reject).listen({ host: config.host, port: config.port }, resolve))
+    .finally(() => new Promise<void>(resolve => probe.close(() => resolve())))
+}
+
 /** The process: configuration, the app, listening, and a graceful close on signals. */
 async function main (): Promise<void> {
   let config: Config
   let app: FastifyInstance
   try {
     config = loadConfig()
+    await listenable(config).catch((err: unknown) => { throw listenError(err, config) ?? err })
     // Opening the store reaches DATABASE_URL: the store plugin names it when it cannot.
     app = await buildApp({ config })
   } catch (err) {
