@@ -30,7 +30,7 @@ export interface BuildOptions {
   config: Config
   /** Where pino writes (tests capture logs with it); stdout by default. */
   logStream?: NodeJS.WritableStream
-  /** Unix seconds now, for tests of time rules. */
+  /** Unix seconds now, for tests of time rules (UserSig expiry included). */
   now?: () => number
   /** Milliseconds now, for tests of the rate limit. */
   nowMs?: () => number
@@ -220,7 +220,7 @@ export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: B
   })
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } })
   await app.register(metrics)
-  await app.register(identity, { sdkAppId: config.sdkAppId, secretKey: config.secretKey, adminIdentifier: config.adminIdentifier })
+  await app.register(identity, { sdkAppId: config.sdkAppId, secretKey: config.secretKey, adminIdentifier: config.adminIdentifier, ...(now !== undefined && { now }) })
   await app.register(rateLimit, { perSecond: config.rateLimit, adminIdentifier: config.adminIdentifier, ...(nowMs !== undefined && { now: nowMs }) })
   await app.register(downloadLimits, {
     perSecond: config.downloadRateLimit,

@@ -21,7 +21,7 @@ export interface TestContext { teardown (fn: () => unknown): void }
 export interface TestApp {
   app: FastifyInstance
   config: Config
-  /** A fresh UserSig of `user` for this app. */
+  /** A fresh UserSig of `user` for this app, signed at the app's clock (BuildOptions.now, else the real one). */
   sig (user: string, expire?: number): string
   /** Headers that authenticate as `user` (and, for the admin, act for `onBehalfOf`). */
   as (user: string, onBehalfOf?: string): Record<string, string>
@@ -82,7 +82,8 @@ export async function build (t: TestContext, env: Env = {}, options: Partial<Bui
   const config = options.config ?? testConfig(t, env)
   const app = await buildApp({ ...options, config })
   t.teardown(() => app.close())
-  const sig = (user: string, expire = 3600) => signUserSig(config.sdkAppId, config.secretKey, user, expire)
+  // Signed at the app's own clock: an app on a fake clock checks expiry against that clock.
+  const sig = (user: string, expire = 3600) => signUserSig(config.sdkAppId, config.secretKey, user, expire, options.now?.())
   const as = (user: string, onBehalfOf?: string) => ({
     authorization: `Bearer ${sig(user)}`,
     ...(onBehalfOf !== undefined && { 'x-tim-on-behalf-of': onBehalfOf }),
