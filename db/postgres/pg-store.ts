@@ -126,6 +126,7 @@ export async function openPgStore (url: string, options: PgStoreOptions = {}): P
     await pool.end()
     throw err
   }
+  let closed = false
   const one = async (stmt: Statement, values: unknown[]): Promise<StoredMessage | undefined> => {
     const { rows: [row] } = await run<Row>(pool, stmt, values)
     return row === undefined ? undefined : toMessage(row)
@@ -250,6 +251,9 @@ export async function openPgStore (url: string, options: PgStoreOptions = {}): P
       await pool.query('SELECT 1')
     },
     async close () {
+      // Idempotent, like SQLite's: pg's Pool.end() throws when called twice.
+      if (closed) return
+      closed = true
       await pool.end()
     },
   }
