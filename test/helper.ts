@@ -67,13 +67,22 @@ function freshSchema (t: TestContext, base: string): string {
 }
 
 /**
+ * The DATABASE_URL of the suite's store: with TIMGATE_TEST_PG set (a postgres:// URL), a
+ * fresh schema of that database (dropped after the test); else undefined, for SQLite.
+ */
+export function testDatabaseUrl (t: TestContext): string | undefined {
+  const testPg = process.env.TIMGATE_TEST_PG
+  return testPg !== undefined && testPg !== '' ? freshSchema(t, testPg) : undefined
+}
+
+/**
  * A configuration on a fresh temporary data dir (its real SQLite file), quiet logs. With
- * TIMGATE_TEST_PG set (a postgres:// URL), the store is a fresh schema of that database
- * instead, unless `env` names a DATABASE_URL itself: the same tests then run on PostgreSQL.
+ * TIMGATE_TEST_PG set, the store is a fresh schema of that database instead (testDatabaseUrl),
+ * unless `env` names a DATABASE_URL itself: the same tests then run on PostgreSQL.
  */
 export function testConfig (t: TestContext, env: Env = {}): Config {
-  const testPg = process.env.TIMGATE_TEST_PG
-  const pgEnv = testPg !== undefined && testPg !== '' && env.DATABASE_URL === undefined ? { DATABASE_URL: freshSchema(t, testPg) } : {}
+  const databaseUrl = env.DATABASE_URL === undefined ? testDatabaseUrl(t) : undefined
+  const pgEnv = databaseUrl !== undefined ? { DATABASE_URL: databaseUrl } : {}
   return loadConfig({ TIM_DATA_DIR: tempDir(t), LOG_LEVEL: 'silent', ...pgEnv, ...env })
 }
 
