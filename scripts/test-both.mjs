@@ -1,12 +1,17 @@
-// One suite, two stores: runs tap on SQLite, then again on PostgreSQL (TIMGATE_TEST_PG, by
-// default the local server), where test/helper.ts gives every test a fresh schema. The
-// PostgreSQL half is skipped, saying so, when no server answers at the default address;
-// a TIMGATE_TEST_PG that was set on purpose and does not answer fails the run instead.
-// Arguments go to tap (npm test -- test/messages/list.test.ts). Exit code: 0 when every
-// half that ran passed.
+// One suite, two stores: runs tap on SQLite, then the files whose outcome depends on the
+// store again on PostgreSQL (TIMGATE_TEST_PG, by default the local server), where
+// test/helper.ts gives every test a fresh schema; then one coverage report of both halves,
+// which fails the run below the floors in .taprc. The PostgreSQL half is skipped, saying so,
+// when no server answers at the default address; a TIMGATE_TEST_PG that was set on purpose
+// and does not answer fails the run instead. Arguments go to tap (npm test --
+// test/messages/list.test.ts); the PostgreSQL half leaves out the store-independent files
+// among them. Exit code: 0 when every half that ran passed and the merged coverage is at or
+// above the floors.
 import { spawn } from 'node:child_process'
-import { delimiter, join } from 'node:path'
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { delimiter, join, relative, sep } from 'node:path'
 import process from 'node:process'
+import { createInterface } from 'node:readline'
 import { fileURLToPath, URL } from 'node:url'
 import pg from 'pg'
 
@@ -14,6 +19,29 @@ const DEFAULT_PG = 'postgres://postgres@127.0.0.1:5432/test'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const given = process.env.TIMGATE_TEST_PG
 const pgUrl = given !== undefined && given !== '' ? given : DEFAULT_PG
+
+/**
+ * Test files whose outcome cannot depend on the store, each with why: they run in the
+ * SQLite half only. Every other file runs in both halves, so a new file is tested on both
+ * stores until it is listed here. A file belongs here when what it checks is decided before
+ * or outside the store (configuration, sockets, hooks that answer before any route, the
+ * upstream of a download) or when it never uses the suite's store at all.
+ */
+const STORE_INDEPENDENT = new Map([
+  ['test/config.test.ts', 'loadConfig, and server processes that exit on a bad variable before opening a store'],
+  ['test/server.test.ts', 'its server processes always run on their own SQLite data dir: the PostgreSQL half ran the same thing again'],
+  ['test/shutdown.test.ts', 'its server processes always run on their own SQLite data dir (it checks the SQLite WAL), like test/server.test.ts'],
+  ['test/openapi.test.ts', 'the OpenAPI document against the route schemas; the generated SDK\'s send/list/find is a smoke test of the document (the store\'s side is in test/messages)'],
+  ['test/request-timeouts.test.ts', 'socket-level timeouts and malformed requests, answered before any route runs'],
+  ['test/rate-limit.test.ts', 'token-bucket arithmetic on an injected clock, in a hook before any route'],
+  ['test/media/download-limits.test.ts', 'download concurrency slots and rate, in hooks around the download routes'],
+  ['test/media/refused.test.ts', 'the address guard refuses element URLs before any connection'],
+  ['test/media/remote.test.ts', 'proxying remote origins (headers, redirects, timeouts, size caps); finding an element by its URL is in test/media/download.test.ts'],
+  ['test/media/restart.test.ts', 'half-received uploads in the data dir, and a SQLite migration (skipped on PostgreSQL)'],
+  ['test/startup.test.ts', 'server processes that stop on a bad HOST, PORT or DATABASE_URL before serving; its DATABASE_URL cases name their own'],
+  ['test/pressure/heavy.test.ts', 'heavy requests admitted or refused in a hook, on their headers, before the body or any store is reached'],
+  ['test/media/slow-origin.test.ts', 'the remote fetcher cutting slow origins, and download slots'],
+])
 
 const say = (line) => process.stdout.write(`${line}\n`)
 
@@ -43,15 +71,30 @@ async function unreachable (url) {
   }
 }
 
-/** Runs tap with `env`; resolves with its exit code and the seconds it took. */
-function tap (env) {
+/** Every test/**\/*.test.ts (what .taprc includes), relative to the root with forward slashes. */
+function testFiles (dir = join(root, 'test')) {
+  return readdirSync(dir).sort().flatMap(name => {
+    const path = join(dir, name)
+    if (statSync(path).isDirectory()) return testFiles(path)
+    return name.endsWith('.test.ts') ? [relative(root, path).split(sep).join('/')] : []
+  })
+}
+
+/**
+ * Runs tap with `args` and `env`; resolves with its exit code and the seconds it took. With
+ * `drop`, its stdout is filtered: lines that match are not shown.
+ */
+function tap (args, env, drop) {
   const started = Date.now()
   const bin = join(root, 'node_modules', '.bin')
-  const child = spawn('tap', process.argv.slice(2), {
+  const child = spawn('tap', args, {
     cwd: root,
-    stdio: 'inherit',
+    stdio: ['inherit', drop === undefined ? 'inherit' : 'pipe', 'inherit'],
     env: { ...env, PATH: `${bin}${delimiter}${env.PATH ?? ''}` },
   })
+  if (drop !== undefined) {
+    createInterface({ input: child.stdout }).on('line', line => { if (!drop.test(line)) say(line) })
+  }
   return new Promise(resolve => child.on('close', (code, signal) => resolve({
     ok: code === 0,
     code: code ?? signal,
@@ -59,28 +102,79 @@ function tap (env) {
   })))
 }
 
+const stale = [...STORE_INDEPENDENT.keys()].filter(f => !existsSync(join(root, f)))
+if (stale.length > 0) {
+  say(`scripts/test-both.mjs lists store-independent files that do not exist: ${stale.join(', ')}`)
+  process.exit(1)
+}
+
+// Arguments that name test files choose the files; the rest are tap options for both halves.
+const args = process.argv.slice(2)
+const isFile = (a) => !a.startsWith('-') && a.endsWith('.ts') && existsSync(join(root, a))
+const options = args.filter(a => !isFile(a))
+const named = args.filter(isFile).map(a => relative(root, join(root, a)).split(sep).join('/'))
+const sqliteFiles = named
+const candidates = named.length > 0 ? named : testFiles()
+const pgFiles = candidates.filter(f => !STORE_INDEPENDENT.has(f))
+const sqliteOnly = candidates.length - pgFiles.length
+
+// Each half records coverage but neither reports nor judges it (floors 0, so no "incomplete
+// coverage" line for a half); the merged report after both judges it against .taprc.
+const floorsOff = ['--statements=0', '--branches=0', '--functions=0', '--lines=0']
+const half = ['--coverage-report=none', ...floorsOff]
+const coverage = join(root, '.tap', 'coverage')
+const kept = join(root, '.tap', 'coverage-sqlite')
+
 const summary = []
 let failed = false
 
 const sqliteEnv = { ...process.env }
 delete sqliteEnv.TIMGATE_TEST_PG
 say('\n=== timgate tests on SQLite ===')
-const sqlite = await tap(sqliteEnv)
+const sqlite = await tap([...half, ...options, ...sqliteFiles], sqliteEnv)
 summary.push(`SQLite half: ${sqlite.ok ? 'passed' : `FAILED (tap exit ${sqlite.code})`} in ${sqlite.seconds} s`)
 failed ||= !sqlite.ok
 
+// tap empties .tap/coverage when it starts: the SQLite half's files wait aside.
+rmSync(kept, { recursive: true, force: true })
+if (existsSync(coverage)) renameSync(coverage, kept)
+
 const why = await unreachable(pgUrl)
-if (why === undefined) {
-  say(`\n=== timgate tests on PostgreSQL at ${shown(pgUrl)} ===`)
-  const postgres = await tap({ ...process.env, TIMGATE_TEST_PG: pgUrl })
-  summary.push(`PostgreSQL half: ${postgres.ok ? 'passed' : `FAILED (tap exit ${postgres.code})`} in ${postgres.seconds} s`)
+let pgRan = false
+if (pgFiles.length === 0) {
+  summary.push('PostgreSQL half skipped: every named file is store-independent (scripts/test-both.mjs)')
+} else if (why === undefined) {
+  say(`\n=== timgate tests on PostgreSQL at ${shown(pgUrl)}: ${pgFiles.length} files that depend on the store ===`)
+  const postgres = await tap([...half, ...options, ...pgFiles], { ...process.env, TIMGATE_TEST_PG: pgUrl })
+  summary.push(`PostgreSQL half: ${postgres.ok ? 'passed' : `FAILED (tap exit ${postgres.code})`} in ${postgres.seconds} s (${sqliteOnly} store-independent files ran on SQLite only)`)
   failed ||= !postgres.ok
+  pgRan = true
 } else if (given !== undefined && given !== '') {
   summary.push(`PostgreSQL half: FAILED: TIMGATE_TEST_PG is set but no server answers at ${shown(pgUrl)} (${why})`)
   failed = true
 } else {
   summary.push(`PostgreSQL half skipped: no server at ${shown(pgUrl)} (${why}); set TIMGATE_TEST_PG to a postgres:// URL to run it`)
 }
+
+// Both halves' coverage in one directory, then one report against the floors in .taprc.
+// .taprc allows incomplete coverage, for partial runs (one file, one store); the whole suite
+// on both stores is held to the floors here. A run of named files, or one without the
+// PostgreSQL half (whose code it then never ran), is reported but not judged.
+const gate = named.length === 0 && pgRan
+mkdirSync(coverage, { recursive: true })
+if (existsSync(kept)) {
+  for (const name of readdirSync(kept)) renameSync(join(kept, name), join(coverage, name))
+  rmSync(kept, { recursive: true, force: true })
+}
+say('\n=== coverage of both halves ===')
+// `tap report` also prints an empty TAP run around the summary ("1..0 # no tests found"),
+// which would read as if no test had run: those lines are left out.
+const emptyRun = /^(TAP version \d+|1\.\.0( #.*)?|# \{ total: 0, pass: 0 \}|# time=[\d.]+ms)$/
+const report = await tap(['report', 'text-summary', ...(gate ? ['--no-allow-incomplete-coverage'] : floorsOff)], process.env, emptyRun)
+summary.push(!gate
+  ? `Coverage: reported, not judged (${named.length > 0 ? 'named files are a partial run' : 'without the PostgreSQL half'})`
+  : `Coverage of both halves: ${report.ok ? 'at or above the floors in .taprc' : `BELOW the floors in .taprc (tap report exit ${report.code})`}`)
+failed ||= !report.ok
 
 say('')
 for (const line of summary) say(line)

@@ -33,7 +33,7 @@ export interface BuildOptions {
   config: Config
   /** Where pino writes (tests capture logs with it); stdout by default. */
   logStream?: NodeJS.WritableStream
-  /** Unix seconds now, for tests of time rules. */
+  /** Unix seconds now, for tests of time rules (UserSig expiry included). */
   now?: () => number
   /** Milliseconds now, for tests of the rate limit. */
   nowMs?: () => number
@@ -85,7 +85,7 @@ export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: B
   await app.register(responseHeaders)
   await app.register(openapi)
   await app.register(metrics)
-  await app.register(identity, { sdkAppId: config.sdkAppId, secretKey: config.secretKey, adminIdentifier: config.adminIdentifier })
+  await app.register(identity, { sdkAppId: config.sdkAppId, secretKey: config.secretKey, adminIdentifier: config.adminIdentifier, ...(now !== undefined && { now }) })
   await app.register(rateLimit, { perSecond: config.rateLimit, ...limits })
   await app.register(downloadLimits, { perSecond: config.downloadRateLimit, concurrency: config.downloadConcurrency, ...limits })
   await app.register(heavyRequests, { concurrency: config.heavyConcurrency })

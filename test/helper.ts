@@ -21,7 +21,7 @@ export interface TestContext { teardown (fn: () => unknown): void }
 export interface TestApp {
   app: FastifyInstance
   config: Config
-  /** A fresh UserSig of `user` for this app. */
+  /** A fresh UserSig of `user` for this app, signed at the app's clock (BuildOptions.now, else the real one). */
   sig (user: string, expire?: number): string
   /** Headers that authenticate as `user` (and, for the admin, act for `onBehalfOf`). */
   as (user: string, onBehalfOf?: string): Record<string, string>
@@ -67,13 +67,22 @@ export function freshSchema (t: TestContext, base: string): string {
 }
 
 /**
+ * The DATABASE_URL of the suite's store: with TIMGATE_TEST_PG set (a postgres:// URL), a
+ * fresh schema of that database (dropped after the test); else undefined, for SQLite.
+ */
+export function testDatabaseUrl (t: TestContext): string | undefined {
+  const testPg = process.env.TIMGATE_TEST_PG
+  return testPg !== undefined && testPg !== '' ? freshSchema(t, testPg) : undefined
+}
+
+/**
  * A configuration on a fresh temporary data dir (its real SQLite file), quiet logs. With
- * TIMGATE_TEST_PG set (a postgres:// URL), the store is a fresh schema of that database
- * instead, unless `env` names a DATABASE_URL itself: the same tests then run on PostgreSQL.
+ * TIMGATE_TEST_PG set, the store is a fresh schema of that database instead (testDatabaseUrl),
+ * unless `env` names a DATABASE_URL itself: the same tests then run on PostgreSQL.
  */
 export function testConfig (t: TestContext, env: Env = {}): Config {
-  const testPg = process.env.TIMGATE_TEST_PG
-  const pgEnv = testPg !== undefined && testPg !== '' && env.DATABASE_URL === undefined ? { DATABASE_URL: freshSchema(t, testPg) } : {}
+  const databaseUrl = env.DATABASE_URL === undefined ? testDatabaseUrl(t) : undefined
+  const pgEnv = databaseUrl !== undefined ? { DATABASE_URL: databaseUrl } : {}
   return loadConfig({ TIM_DATA_DIR: tempDir(t), LOG_LEVEL: 'silent', ...pgEnv, ...env })
 }
 
@@ -82,7 +91,8 @@ export async function build (t: TestContext, env: Env = {}, options: Partial<Bui
   const config = options.config ?? testConfig(t, env)
   const app = await buildApp({ ...options, config })
   t.teardown(() => app.close())
-  const sig = (user: string, expire = 3600) => signUserSig(config.sdkAppId, config.secretKey, user, expire)
+  // Signed at the app's own clock: an app on a fake clock checks expiry against that clock.
+  const sig = (user: string, expire = 3600) => signUserSig(config.sdkAppId, config.secretKey, user, expire, options.now?.())
   const as = (user: string, onBehalfOf?: string) => ({
     authorization: `Bearer ${sig(user)}`,
     ...(onBehalfOf !== undefined && { 'x-tim-on-behalf-of': onBehalfOf }),

@@ -20,6 +20,8 @@ export interface IdentityOptions {
   sdkAppId: number
   secretKey: string
   adminIdentifier: string
+  /** Unix seconds now (tests advance a fake clock); Date.now() by default. */
+  now?: () => number
 }
 
 /** Verified UserSigs are kept (until they expire) so that a request costs no inflate and HMAC. */
@@ -31,9 +33,10 @@ const CACHE_SIZE = 10_000
  */
 export default fp<IdentityOptions>(async (app, opts) => {
   const cache = new Map<string, VerifiedSig>()
+  const clock = opts.now ?? (() => Math.floor(Date.now() / 1000))
 
   const verify = (sig: string): VerifiedSig => {
-    const now = Math.floor(Date.now() / 1000)
+    const now = clock()
     const hit = cache.get(sig)
     if (hit !== undefined && hit.expiresAt >= now) return hit
     const verified = verifyUserSig(opts.sdkAppId, opts.secretKey, sig, now)
