@@ -388,18 +388,25 @@ function withLine (desc: string, lines: number[]): { line: number | undefined, d
   return line === undefined ? { line: undefined, desc } : { line, desc: `line ${line}: ${desc}` }
 }
 
+/** Where the command writes: the summary to stdout, everything else to stderr. */
+export interface Io {
+  stdout: NodeJS.WritableStream
+  stderr: NodeJS.WritableStream & { isTTY?: boolean, columns?: number }
+}
+
 /** Runs `timgate import …`; resolves with the exit code. */
-export async function importCommand (args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function importCommand (args: string[], env: NodeJS.ProcessEnv = process.env,
+  io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let options: ImportOptions | 'help'
   try {
     options = parseImportArgs(args, env)
   } catch (err) {
     if (!(err instanceof UsageError)) throw err
-    process.stderr.write(`timgate import: ${err.message}\n${IMPORT_USAGE.split('\n')[0]}\n(timgate import --help for more)\n`)
+    io.stderr.write(`timgate import: ${err.message}\n${IMPORT_USAGE.split('\n')[0]}\n(timgate import --help for more)\n`)
     return 2
   }
   if (options === 'help') {
-    process.stdout.write(IMPORT_USAGE + '\n')
+    io.stdout.write(IMPORT_USAGE + '\n')
     return 0
   }
 
@@ -411,17 +418,17 @@ export async function importCommand (args: string[], env: NodeJS.ProcessEnv = pr
   }
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal)
   let progress: Progress | undefined
-  const say = (line: string) => progress === undefined ? process.stderr.write(`timgate import: ${line}\n`) : progress.note(line)
+  const say = (line: string) => progress === undefined ? io.stderr.write(`timgate import: ${line}\n`) : progress.note(line)
   try {
-    return await run(options, env, abort.signal, say, p => { progress = p })
+    return await run(options, env, io, abort.signal, say, p => { progress = p })
   } catch (err) {
     progress?.finish()
     if (err instanceof Interrupted || (abort.signal.aborted && !(err instanceof Failure))) {
-      process.stderr.write(`timgate import: interrupted (${signalled ?? 'aborted'}); the batch in flight may or may not be stored: run the same command again to resume (a replayed batch is not stored twice)\n`)
+      io.stderr.write(`timgate import: interrupted (${signalled ?? 'aborted'}); the batch in flight may or may not be stored: run the same command again to resume (a replayed batch is not stored twice)\n`)
       return signalled === 'SIGTERM' ? 143 : 130
     }
     if (err instanceof Failure || err instanceof LineError) {
-      process.stderr.write(`timgate import: ${err.message}\n`)
+      io.stderr.write(`timgate import: ${err.message}\n`)
       return 1
     }
     throw err
@@ -431,7 +438,7 @@ export async function importCommand (args: string[], env: NodeJS.ProcessEnv = pr
   }
 }
 
-async function run (o: ImportOptions, env: NodeJS.ProcessEnv, signal: AbortSignal, say: (line: string) => void,
+async function run (o: ImportOptions, env: NodeJS.ProcessEnv, io: Io, signal: AbortSignal, say: (line: string) => void,
   started: (p: Progress) => void): Promise<number> {
   const t0 = Date.now()
   const name = basename(o.file)
@@ -486,7 +493,7 @@ async function run (o: ImportOptions, env: NodeJS.ProcessEnv, signal: AbortSigna
       throw new Failure(`${statePath} records an import of ${name} into ${state.conversation}, not ${o.conversation}: run with --restart to import it into ${o.conversation} from the first line`)
     }
     if (state.complete) {
-      process.stdout.write(`${name}: already imported into ${o.conversation} (${count(state.messages_done)} messages, recorded in ${statePath}); --restart imports it again\n`)
+      io.stdout.write(`${name}: already imported into ${o.conversation} (${count(state.messages_done)} messages, recorded in ${statePath}); --restart imports it again\n`)
       return 0
     }
   }
@@ -521,7 +528,7 @@ async function run (o: ImportOptions, env: NodeJS.ProcessEnv, signal: AbortSigna
   }
   let knownSeq = Array.isArray(newest.body) ? Math.max(0, ...newest.body.map(m => Number((m as { message_seq?: unknown }).message_seq) || 0)) : 0
 
-  const progress = new Progress(process.stderr, file.messages, state.messages_done)
+  const progress = new Progress(io.stderr, file.messages, state.messages_done)
   started(progress)
   const keyBase = `timgate-import:${file.sha256.slice(0, 32)}:${createHash('sha256').update(o.conversation).digest('hex').slice(0, 8)}`
   let imported = 0
@@ -580,7 +587,7 @@ async function run (o: ImportOptions, env: NodeJS.ProcessEnv, signal: AbortSigna
   progress.finish()
   const seconds = (Date.now() - t0) / 1000
   const lines = firstLine > file.lines ? 'no lines left' : `lines ${count(firstLine)}-${count(file.lines)}`
-  process.stdout.write(`${name}: imported ${count(imported)} messages, ${count(present)} already present, into ${o.conversation} in ` +
+  io.stdout.write(`${name}: imported ${count(imported)} messages, ${count(present)} already present, into ${o.conversation} in ` +
     `${count(sent)} batch${sent === 1 ? '' : 'es'} (${lines}${firstLine > 1 ? `, resumed after line ${count(firstLine - 1)}` : ''}) in ${duration(seconds)}` +
     `${seconds >= 1 && imported + present > 0 ? ` (${count(Math.round((imported + present) / seconds))} msg/s)` : ''}\n`)
   return 0

@@ -18,7 +18,7 @@ export function duration (seconds: number): string {
 }
 
 export class Progress {
-  readonly #out: NodeJS.WriteStream
+  readonly #out: NodeJS.WritableStream & { isTTY?: boolean, columns?: number }
   readonly #tty: boolean
   readonly #total: number
   readonly #doneBefore: number
@@ -30,7 +30,7 @@ export class Progress {
   #timer: NodeJS.Timeout | undefined
 
   /** `total` messages, `doneBefore` of them acknowledged by an earlier run. */
-  constructor (out: NodeJS.WriteStream, total: number, doneBefore: number) {
+  constructor (out: NodeJS.WritableStream & { isTTY?: boolean, columns?: number }, total: number, doneBefore: number) {
     this.#out = out
     this.#tty = out.isTTY === true
     this.#total = total
@@ -94,7 +94,7 @@ export class Progress {
     const filled = this.#total === 0 ? width : Math.floor(this.#done * width / this.#total)
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`
     const text = `${bar} ${this.#line()}`
-    const columns = this.#out.columns > 20 ? this.#out.columns : 100
+    const columns = (this.#out.columns ?? 0) > 20 ? this.#out.columns! : 100
     this.#out.write(`\r${text.slice(0, Math.max(10, columns - 1))}\x1b[K`)
     this.#drawn = true
   }

@@ -3,8 +3,10 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { join, resolve } from 'node:path'
+import { PassThrough } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Env } from '../../src/config.js'
+import { importCommand } from '../../scripts/cli/import.js'
 import { build, CONFIG_VARS, type TestApp, type TestContext } from '../helper.js'
 import { rawConnect, requestHead, type RawConnection } from '../fixtures/raw-http.js'
 
@@ -41,6 +43,21 @@ export function spawnEntry (t: TestContext, args: string[], env: Env = {}, cwd?:
     proc.on('close', (code, signal) => resolve({ code, signal }))
   })
   return { proc, stdout: () => stdout, stderr: () => stderr, exited }
+}
+
+/**
+ * `timgate import <args>` in this process, with `env` as its whole environment: for the
+ * cases where being a process adds nothing (each child costs seconds of loader start-up).
+ */
+export async function importHere (args: string[], env: Env = {}): Promise<{ code: number, stdout: string, stderr: string }> {
+  const stdout = new PassThrough()
+  const stderr = new PassThrough()
+  let out = ''
+  let err = ''
+  stdout.setEncoding('utf8').on('data', (s: string) => { out += s })
+  stderr.setEncoding('utf8').on('data', (s: string) => { err += s })
+  const code = await importCommand(args, env, { stdout, stderr })
+  return { code, stdout: out, stderr: err }
 }
 
 /** `timgate <args>` (scripts/timgate.ts). */

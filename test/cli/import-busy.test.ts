@@ -1,5 +1,5 @@
 import t from 'tap'
-import { cli, dump, expected, gateway, IMPORT_ARGS, proxy, stalledImport, texts, until } from './harness.js'
+import { cli, dump, expected, gateway, IMPORT_ARGS, importHere, proxy, stalledImport, texts, until } from './harness.js'
 import { tempDir } from '../helper.js'
 
 // The gateway admits one import per identity at a time (TIM_HEAVY_CONCURRENCY in all) and
@@ -33,9 +33,9 @@ t.test('when messages are big, then a batch is cut before 16 MiB, also while the
   t.same(await texts(gw.g), expected(1, 1000))
 
   // Again through the recording proxy, from user2's side (other keys): each body under 16 MiB.
-  const other = cli(t, ['import', file, '--conversation', 'c2c_user1', '--as', 'user2', '--url', p.url, '--restart'], gw.env)
-  t.same(await other.exited, { code: 0, signal: null }, other.stderr())
-  t.match(other.stdout(), /imported 0 messages, 1,000 already present/)
+  const other = await importHere([file, '--conversation', 'c2c_user1', '--as', 'user2', '--url', p.url, '--restart'], gw.env)
+  t.equal(other.code, 0, other.stderr)
+  t.match(other.stdout, /imported 0 messages, 1,000 already present/)
   const sizes = p.imports().map(b => b.bytes)
   t.equal(sizes.length, 2)
   t.ok(sizes.every(n => n < 16 * 1024 * 1024), `bodies of ${sizes.join(', ')} bytes`)

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { cli, dump, expected, gateway, IMPORT_ARGS, proxy, state, texts } from './harness.js'
+import { cli, dump, expected, gateway, IMPORT_ARGS, importHere, proxy, state, texts } from './harness.js'
 import { tempDir } from '../helper.js'
 
 t.test('when a line is not JSON, then the run stops naming it and sends nothing', async t => {
@@ -13,9 +13,10 @@ t.test('when a line is not JSON, then the run stops naming it and sends nothing'
   t.same(await texts(gw.g), [])
 
   const array = dump(tempDir(t), 10, { replace: { 4: '[1, 2]' } })
-  const notObject = cli(t, ['import', array, ...IMPORT_ARGS, '--url', p.url], gw.env)
-  t.same(await notObject.exited, { code: 1, signal: null })
-  t.match(notObject.stderr(), /line 4 is not a JSON object/)
+  const notObject = await importHere([array, ...IMPORT_ARGS, '--url', p.url], gw.env)
+  t.equal(notObject.code, 1)
+  t.match(notObject.stderr, /line 4 is not a JSON object/)
+  t.equal(p.imports().length, 0)
 })
 
 t.test('when the gateway refuses a message, then the run stops naming its file line; a changed file is not resumed without --restart', async t => {
@@ -32,11 +33,11 @@ t.test('when the gateway refuses a message, then the run stops naming its file l
   t.equal(state(file).lines_done, 1001)
 
   dump(dir, 2500, blanks) // fixed: another file now
-  const changed = cli(t, ['import', file, ...IMPORT_ARGS, '--url', gw.url], gw.env)
-  t.same(await changed.exited, { code: 1, signal: null })
-  t.match(changed.stderr(), /dump\.ndjson has changed since the import recorded in .*\(1,001 of 2,502 lines done\): run with --restart/)
-  const restarted = cli(t, ['import', file, ...IMPORT_ARGS, '--url', gw.url, '--restart'], gw.env)
-  t.same(await restarted.exited, { code: 0, signal: null }, restarted.stderr())
-  t.match(restarted.stdout(), /imported 1,500 messages, 1,000 already present/, 're-imported messages are found again')
+  const changed = await importHere([file, ...IMPORT_ARGS, '--url', gw.url], gw.env)
+  t.equal(changed.code, 1)
+  t.match(changed.stderr, /dump\.ndjson has changed since the import recorded in .*\(1,001 of 2,502 lines done\): run with --restart/)
+  const restarted = await importHere([file, ...IMPORT_ARGS, '--url', gw.url, '--restart'], gw.env)
+  t.equal(restarted.code, 0, restarted.stderr)
+  t.match(restarted.stdout, /imported 1,500 messages, 1,000 already present/, 're-imported messages are found again')
   t.same(await texts(gw.g), expected(1, 2500))
 })

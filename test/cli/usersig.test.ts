@@ -55,9 +55,6 @@ t.test('when the usersig command gets an invalid identifier, then it says what i
   t.equal(run.stderr(), 'timgate: invalid identifier "al\\tice": a UserID is 1-32 bytes of printable ASCII, and character 3 is U+0009, which is not printable ASCII\n' +
     'usage: npm run usersig -- <identifier> [expire_seconds]\n')
   t.equal(run.stdout(), '')
-  const long = spawnEntry(t, ['scripts/usersig.ts', 'a'.repeat(33)], { TIM_DATA_DIR: dir })
-  t.same(await long.exited, { code: 2, signal: null })
-  t.match(long.stderr(), /^timgate: invalid identifier "a{33}": a UserID is 1-32 bytes of printable ASCII, and it is 33 bytes long\nusage: npm run usersig/)
   t.same(readdirSync(dir), [], 'no secret made')
 })
 
