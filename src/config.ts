@@ -104,9 +104,9 @@ const SECRET_FILE = 'secret.json'
 
 /**
  * The app id and key: from the environment when both are set, else from the data dir,
- * generated there (mode 0600) on first start.
+ * generated there (mode 0600) on first start (unless `createSecret` is false).
  */
-function credentials (env: Env, dataDir: string): { sdkAppId: number, secretKey: string } {
+function credentials (env: Env, dataDir: string, createSecret = true): { sdkAppId: number, secretKey: string } {
   const appIdRaw = env.TIM_SDKAPPID
   const keyRaw = env.TIM_SECRET_KEY
   if ((appIdRaw === undefined) !== (keyRaw === undefined)) {
@@ -128,6 +128,11 @@ function credentials (env: Env, dataDir: string): { sdkAppId: number, secretKey:
       throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`)
     }
   }
+  if (!createSecret) {
+    const where = env.TIM_DATA_DIR === undefined ? 'TIM_DATA_DIR is unset: ./data of the current directory' : `TIM_DATA_DIR=${env.TIM_DATA_DIR}`
+    throw new ConfigError(`no ${SECRET_FILE} in ${dataDir} (${where}) and TIM_SDKAPPID/TIM_SECRET_KEY are not set: ` +
+      'start the server once with this TIM_DATA_DIR, run from the directory the server runs in (or set TIM_DATA_DIR to its data dir), or set TIM_SDKAPPID and TIM_SECRET_KEY')
+  }
   const generated = { sdkappid: randomInt(1_400_000_000, 1_500_000_000), secret_key: randomBytes(32).toString('hex') }
   try {
     writeFileSync(file, JSON.stringify(generated, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
@@ -140,16 +145,25 @@ function credentials (env: Env, dataDir: string): { sdkAppId: number, secretKey:
   return { sdkAppId: generated.sdkappid, secretKey: generated.secret_key }
 }
 
+export interface LoadOptions {
+  /**
+   * false: neither the data dir nor a secret is created; a missing secret.json (without
+   * TIM_SDKAPPID/TIM_SECRET_KEY) is a ConfigError saying where it was looked for. For the
+   * commands that sign UserSigs: a new secret would sign tokens the server rejects.
+   */
+  createSecret?: boolean
+}
+
 /** Reads and checks the whole configuration once; throws ConfigError naming the variable. */
-export function loadConfig (env: Env = process.env): Config {
+export function loadConfig (env: Env = process.env, { createSecret = true }: LoadOptions = {}): Config {
   const base = fromEnv(env)
   const dataDir = resolve(base.dataDir)
   try {
-    mkdirSync(dataDir, { recursive: true })
+    if (createSecret) mkdirSync(dataDir, { recursive: true })
   } catch (err) {
     throw new ConfigError(`TIM_DATA_DIR "${base.dataDir}" cannot be created: ${(err as Error).message}`)
   }
-  return { ...base, dataDir, ...credentials(env, dataDir) }
+  return { ...base, dataDir, ...credentials(env, dataDir, createSecret) }
 }
 
 /** DATABASE_URL as it may be shown: scheme, user, host, port and database; never a password or the query. */

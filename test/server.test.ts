@@ -93,7 +93,7 @@ t.test('when the usersig command gets no or an invalid identifier, then it print
   ]
   for (const run of runs) {
     t.same(await exitWithin(run, 60_000), { code: 2, signal: null })
-    t.match(run.stderr(), /^usage: /)
+    t.match(run.stderr(), /^usage: /m)
     t.equal(run.stdout(), '')
   }
 })
