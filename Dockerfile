@@ -10,6 +10,9 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+# npm ci runs the `prepare` script (scripts/run.mjs --build-only): with no sources yet, it
+# builds nothing; `npm run build` below does, once they are copied.
+COPY scripts/run.mjs ./scripts/run.mjs
 RUN npm ci --no-audit --no-fund
 # Everything `npm run build` reads: tsconfig.build.json compiles src, routes, db and
 # scripts; the build then copies db/*/migrations into dist.
