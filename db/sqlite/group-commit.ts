@@ -14,6 +14,9 @@ export interface WriteOptions {
 
 export type Write = <T>(run: () => T, options?: WriteOptions) => Promise<T>
 
+/** How many times a busy TRUNCATE checkpoint is tried, 2 ms apart. */
+const CHECKPOINT_ATTEMPTS = 250
+
 /** SQLITE_BUSY and its extended codes: another process holds the write lock past busy_timeout. */
 const isBusy = (err: unknown) => typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('SQLITE_BUSY')
 
@@ -29,7 +32,17 @@ const isBusy = (err: unknown) => typeof (err as { code?: unknown }).code === 'st
 export function groupCommit (db: Database): Write {
   let queue: Job[] = []
   const runAll = db.transaction((jobs: Job[]) => jobs.map(j => j.run()))
-  const checkpoint = () => db.pragma('wal_checkpoint(TRUNCATE)')
+  // A checkpoint that meets another one (the checkpoint worker's) answers busy at once, the
+  // busy handler aside: tried again for a little while, since revoked content must leave.
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  const checkpoint = () => {
+    for (let attempt = 0; attempt < CHECKPOINT_ATTEMPTS; attempt++) {
+      const [r] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>
+      if (r?.busy === 0) return
+      Atomics.wait(pause, 0, 0, 2)
+    }
+    throw new Error(`the WAL could not be checkpointed after ${CHECKPOINT_ATTEMPTS} attempts (a reader held it)`)
+  }
 
   const settleAlone = (job: Job) => {
     try {
