@@ -6,6 +6,28 @@ import { ErrorBody } from '../src/messages/schemas.js'
 
 /** Health, Prometheus metrics and the OpenAPI document: public, no UserSig. */
 const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/', {
+    config: { public: true },
+    schema: {
+      tags: ['system'],
+      operationId: 'getRoot',
+      summary: 'Where to start: a browser is sent to /docs, anything else gets the addresses',
+      security: [],
+      response: {
+        200: Type.Object({
+          name: Type.Literal('timgate'),
+          docs: Type.String({ description: 'the API reference page' }),
+          openapi: Type.String({ description: 'the OpenAPI document' }),
+          health: Type.String({ description: 'liveness and readiness' }),
+        }, { description: 'the gateway\'s addresses' }),
+        302: Type.Null({ description: 'to /docs, for a browser (Accept: text/html)' }),
+      },
+    },
+  }, async (request, reply) => {
+    if ((request.headers.accept ?? '').includes('text/html')) return reply.redirect('/docs', 302)
+    return { name: 'timgate' as const, docs: '/docs', openapi: '/openapi.json', health: '/health' }
+  })
+
   app.get('/health', {
     config: { public: true },
     schema: {

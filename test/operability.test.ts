@@ -80,3 +80,28 @@ t.test('when any response is sent, then it carries the security headers', async 
     t.equal(res.headers['cache-control'], 'no-store')
   }
 })
+
+t.test('when a path matches no route, then 404 {code, desc} with or without a UserSig; / points to the docs', async t => {
+  const g = await build(t)
+  for (const [method, url] of [['GET', '/healthz'], ['POST', '/health'], ['GET', '/nowhere/at/all']] as const) {
+    const res = await g.app.inject({ method, url })
+    t.equal(res.statusCode, 404, `${method} ${url} without a UserSig`)
+    t.match(res.json(), { code: 6017, desc: /no endpoint/ })
+  }
+  const browser = await g.app.inject({ method: 'GET', url: '/', headers: { accept: 'text/html,application/xhtml+xml' } })
+  t.equal(browser.statusCode, 302)
+  t.equal(browser.headers.location, '/docs')
+  t.same((await g.app.inject({ method: 'GET', url: '/' })).json(), { name: 'timgate', docs: '/docs', openapi: '/openapi.json', health: '/health' })
+})
+
+t.test('when a request is refused, then its log line says who asked and the TIM code and desc it got', async t => {
+  const lines: string[] = []
+  const sink = new Writable({ write (chunk, _enc, cb) { lines.push(...String(chunk).split('\n').filter(l => l !== '')); cb() } })
+  const g = await build(t, { LOG_LEVEL: 'info' }, { logStream: sink })
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages', { message_elem_array: [] })
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('fine'))
+  const done = lines.map(l => JSON.parse(l) as { msg: string, res?: Record<string, unknown> }).filter(r => r.msg === 'request completed')
+  t.match(done[0]?.res, { statusCode: 400, caller: 'alice', code: 6017, desc: /message_elem_array/ })
+  t.match(done[1]?.res, { statusCode: 200, caller: 'alice' })
+  t.equal(done[1]?.res?.code, undefined, 'no code on a success')
+})

@@ -62,9 +62,10 @@ export default fp<IdentityOptions>(async (app, opts) => {
     return { caller, actAs, isAdmin, expiresAt }
   }
 
-  // A callback hook: no promise per request.
+  // A callback hook: no promise per request. A path that matches no route is a 404 with or
+  // without a UserSig: asking for one first would send the client after the wrong fix.
   app.addHook('onRequest', (request, _reply, done) => {
-    if (request.routeOptions.config.public === true) return done()
+    if (request.routeOptions.config.public === true || request.is404) return done()
     try {
       request.identity = identify(request)
     } catch (err) {
