@@ -49,7 +49,7 @@ const REQUEST_ID = /^[\w.:@-]{1,128}$/
  */
 export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: loggerOptions(config.logLevel, logStream),
+    logger: loggerOptions(config.logLevel, config.logFormat, logStream),
     bodyLimit: BODY_LIMIT,
     // A client must finish sending its request (headers and body) within 5 minutes:
     // enough for the largest upload on a slow link, not for a connection held open forever.

@@ -30,6 +30,13 @@ const level: Parser<string> = (raw, name) => {
   if (!levels.includes(raw)) throw new ConfigError(`${name} must be one of ${levels.join(', ')}, got "${raw}"`)
   return raw
 }
+/** LOG_FORMAT: `auto` is pretty on a terminal, JSON otherwise (a file, a pipe, a container's log). */
+const logFormat: Parser<'json' | 'pretty'> = (raw, name) => {
+  const v = raw.trim().toLowerCase()
+  if (v === 'auto') return process.stdout.isTTY === true ? 'pretty' : 'json'
+  if (v !== 'json' && v !== 'pretty') throw new ConfigError(`${name} must be auto, json or pretty, got "${raw}"`)
+  return v
+}
 const sqliteSync: Parser<'NORMAL' | 'FULL'> = (raw, name) => {
   const v = raw.trim().toUpperCase()
   if (v !== 'NORMAL' && v !== 'FULL') throw new ConfigError(`${name} must be normal or full, got "${raw}"`)
@@ -74,6 +81,7 @@ const spec = {
   // At most the 5-minute request timeout of src/app.ts, which Node requires of headersTimeout.
   bodyTimeoutMs: { env: 'TIM_BODY_TIMEOUT_MS', parse: integer(1, 300_000), fallback: '30000' },
   logLevel: { env: 'LOG_LEVEL', parse: level, fallback: 'info' },
+  logFormat: { env: 'LOG_FORMAT', parse: logFormat, fallback: 'auto' },
 } as const
 
 type Spec = typeof spec

@@ -1,7 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { createServer } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from './app.js'
 import { ConfigError, listenError, loadConfig, type Config } from './config.js'
 
 /** Start-up stops with one line naming what to fix, and exit code 1. */
@@ -29,6 +28,8 @@ async function main (): Promise<void> {
   try {
     config = loadConfig()
     await listenable(config).catch((err: unknown) => { throw listenError(err, config) ?? err })
+    // The app's modules load only once the settings are good: a bad one answers at once.
+    const { buildApp } = await import('./app.js')
     // Opening the store reaches DATABASE_URL: the store plugin names it when it cannot.
     app = await buildApp({ config })
   } catch (err) {
@@ -40,15 +41,17 @@ async function main (): Promise<void> {
     else app.log.info({ signal }, 'closing')
     await app.close()
   })
+  let address: string
   try {
-    await app.listen({ host: config.host, port: config.port })
+    address = await app.listen({ host: config.host, port: config.port })
   } catch (err) {
     const line = listenError(err, config)
     if (line === undefined) throw err
     await app.close()
     stop(line)
   }
-  app.log.info({ sdkappid: config.sdkAppId, admin: config.adminIdentifier, dataDir: config.dataDir }, 'timgate ready')
+  app.log.info({ sdkappid: config.sdkAppId, admin: config.adminIdentifier, dataDir: config.dataDir, store: app.store.kind, docs: `${address}/docs` },
+    `timgate ready on ${address}: the API reference is at ${address}/docs`)
 }
 
 await main()

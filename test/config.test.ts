@@ -58,6 +58,8 @@ t.test('when nothing but the data dir is set, then every variable has its docume
     pgPoolSize: 10,
     sqliteSync: 'NORMAL',
     logLevel: 'info',
+    // Not a terminal here: JSON lines.
+    logFormat: 'json',
   })
   t.equal(config.databaseUrl, undefined)
   t.ok(Number.isSafeInteger(config.sdkAppId) && config.sdkAppId > 0, 'a positive integer app id')
@@ -93,10 +95,12 @@ t.test('when every variable is set to a good value, then each is parsed as its t
     TIM_DOWNLOAD_RATE_LIMIT: '0',
     TIM_DOWNLOAD_CONCURRENCY: '0',
     TIM_HEAVY_CONCURRENCY: '0',
+    TIM_EVENTS_RETENTION_S: '3600',
     TIM_BODY_TIMEOUT_MS: '1500',
     TIM_PG_POOL_SIZE: '5',
     TIM_SQLITE_SYNC: 'full',
     LOG_LEVEL: 'debug',
+    LOG_FORMAT: 'pretty',
   })
   t.same(config, {
     host: '0.0.0.0',
@@ -114,10 +118,12 @@ t.test('when every variable is set to a good value, then each is parsed as its t
     downloadRateLimit: 0,
     downloadConcurrency: 0,
     heavyConcurrency: 0,
+    eventsRetentionS: 3600,
     bodyTimeoutMs: 1500,
     pgPoolSize: 5,
     sqliteSync: 'FULL',
     logLevel: 'debug',
+    logFormat: 'pretty',
   })
   t.ok(statSync(dir).isDirectory(), 'the data dir is created')
 })

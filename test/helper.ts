@@ -13,7 +13,7 @@ import { signUserSig } from '../src/auth/usersig.js'
 export const CONFIG_VARS = ['HOST', 'PORT', 'TIM_DATA_DIR', 'TIM_SDKAPPID', 'TIM_SECRET_KEY', 'TIM_ADMIN_IDENTIFIER',
   'TIM_REVOKE_WINDOW_S', 'DATABASE_URL', 'TIM_DOWNLOAD_ALLOWED_HOSTS', 'TIM_DOWNLOAD_TIMEOUT_MS',
   'TIM_MEDIA_MAX_BYTES', 'TIM_RATE_LIMIT', 'TIM_DOWNLOAD_RATE_LIMIT', 'TIM_DOWNLOAD_CONCURRENCY', 'TIM_HEAVY_CONCURRENCY', 'TIM_EVENTS_RETENTION_S', 'TIM_BODY_TIMEOUT_MS',
-  'TIM_PG_POOL_SIZE', 'TIM_SQLITE_SYNC', 'LOG_LEVEL']
+  'TIM_PG_POOL_SIZE', 'TIM_SQLITE_SYNC', 'LOG_LEVEL', 'LOG_FORMAT']
 
 /** The bits of a tap test that the helpers need. */
 export interface TestContext { teardown (fn: () => unknown): void }

@@ -75,7 +75,9 @@ t.test('when the server runs as a process, then it serves, logs pino JSON withou
   for (const r of records) {
     t.match(r, { level: Number, time: Number, msg: String }, 'a pino record')
   }
-  t.ok(records.some(r => r.msg === 'timgate ready'), 'a ready line')
+  const ready = records.find(r => typeof r.msg === 'string' && r.msg.startsWith('timgate ready on http://'))
+  t.ok(ready, 'a ready line')
+  t.match(ready?.docs, /^http:\/\/127\.0\.0\.1:\d+\/docs$/, 'that says where the API reference is')
   t.ok(records.some(r => (r.req as { url?: string } | undefined)?.url === '/conversations/c2c_bob/messages'), 'the requests are logged')
   t.equal(server.stderr(), '', 'nothing on stderr')
 

@@ -51,8 +51,16 @@ export function toTimError (err: FastifyError, bodyLimit: number, contentType: s
 /** The body of an error answer. */
 export const errorBody = (e: TimError) => ({ code: e.code, desc: e.message })
 
+const answered = new WeakMap<FastifyReply, TimError>()
+
+/** The error a reply answered, for its log line. */
+export const answeredError = (reply: FastifyReply): TimError | undefined => answered.get(reply)
+
 /** Answers `e` on a reply (headers already set on it stay). */
-export const sendError = (reply: FastifyReply, e: TimError): FastifyReply => reply.code(e.statusCode).send(errorBody(e))
+export function sendError (reply: FastifyReply, e: TimError): FastifyReply {
+  answered.set(reply, e)
+  return reply.code(e.statusCode).send(errorBody(e))
+}
 
 /** `e` as a whole HTTP/1.1 response, for a socket that Fastify no longer (or not yet) serves; the connection closes. */
 export function rawErrorResponse (e: TimError): string {
