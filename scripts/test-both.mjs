@@ -38,6 +38,7 @@ const STORE_INDEPENDENT = new Map([
   ['test/media/refused.test.ts', 'the address guard refuses element URLs before any connection'],
   ['test/media/remote.test.ts', 'proxying remote origins (headers, redirects, timeouts, size caps); finding an element by its URL is in test/media/download.test.ts'],
   ['test/media/restart.test.ts', 'half-received uploads in the data dir, and a SQLite migration (skipped on PostgreSQL)'],
+  ['test/docs.test.ts', 'the generated parts of docs/ against the error catalogue'],
   ['test/startup.test.ts', 'server processes that stop on a bad HOST, PORT or DATABASE_URL before serving; its DATABASE_URL cases name their own'],
   ['test/pressure/heavy.test.ts', 'heavy requests admitted or refused in a hook, on their headers, before the body or any store is reached'],
   ['test/media/slow-origin.test.ts', 'the remote fetcher cutting slow origins, and download slots'],
