@@ -19,7 +19,7 @@ const toEvent = (r: Row): LoggedEvent => ({
 const NUMBERER_LOCK = 0x74696d65 // 'time'
 /** Rows numbered in one round, and deleted by one sweep. */
 const BATCH = 5000
-/** While rows wait for an older transaction to end, the numberer looks again this often. */
+/** After a full batch, the numberer looks again this soon. */
 const RETRY_MS = 3
 /** Rows another replica left unnumbered (it died between its commit and its numbering) are numbered within this. */
 const BACKSTOP_MS = 500
@@ -37,16 +37,16 @@ const sql = {
   closeHistory: statement('close_member_history', 'UPDATE group_member_history SET to_event = $3 WHERE conv_key = $1 AND user_id = $2 AND to_event IS NULL'),
   lock: statement('lock_numberer', 'SELECT pg_try_advisory_xact_lock($1, hashtext(coalesce($2::text, current_schema(), \'\'))) AS got'),
   /**
-   * Positions for the rows of every transaction older than the oldest one still running, in
-   * (tx, id) order: those transactions have all ended, so no row can come before them later.
+   * Positions for the committed rows not numbered yet, in (tx, id) order. Only committed
+   * rows are visible, and positions are handed out only here, one round at a time: a row
+   * that commits later gets a later position, so a reader past position p never misses one.
    */
   number: statement('number_events', `WITH todo AS (
       SELECT id, row_number() OVER (ORDER BY tx, id) AS n FROM events
-      WHERE pos IS NULL AND tx < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY tx, id LIMIT ${BATCH}),
+      WHERE pos IS NULL ORDER BY tx, id LIMIT ${BATCH}),
     c AS (UPDATE event_positions SET last = last + (SELECT count(*) FROM todo) WHERE id = 1 AND EXISTS (SELECT 1 FROM todo)
       RETURNING last - (SELECT count(*) FROM todo) AS base)
     UPDATE events e SET pos = c.base + todo.n FROM todo, c WHERE e.id = todo.id RETURNING e.pos`),
-  pending: statement('events_pending', 'SELECT EXISTS (SELECT 1 FROM events WHERE pos IS NULL) AS pending'),
   read: statement('read_events', `${select} WHERE e.pos > $1 ORDER BY e.pos LIMIT $2`),
   readFor: statement('read_events_for', `${select} WHERE e.pos > $2 AND e.type <> ${EventType.Membership}
     AND (c.user_a = $1 OR c.user_b = $1 OR (c.user_a IS NULL AND EXISTS (
@@ -96,16 +96,14 @@ export async function pgEvents (pool: pg.Pool, clientConfig: pg.ClientConfig, sc
   let again = false
   let retry: NodeJS.Timeout | undefined
 
-  /** One numbering round: false when rows are left that older transactions still hold up. */
+  /** One numbering round: false when a full batch was numbered and more may be waiting. */
   const round = async (): Promise<boolean> => transaction(pool, async client => {
     const { rows: [lock] } = await run<{ got: boolean }>(client, sql.lock, [NUMBERER_LOCK, schema ?? null])
     // Another replica is numbering: it numbers what is there, and notifies.
     if (lock?.got !== true) return true
     const { rows } = await run<{ pos: number }>(client, sql.number, [])
     if (rows.length > 0) await client.query('SELECT pg_notify($1, $2)', [channel, String(Math.max(...rows.map(r => r.pos)))])
-    if (rows.length === BATCH) return false
-    const { rows: [left] } = await run<{ pending: boolean }>(client, sql.pending, [])
-    return left?.pending !== true
+    return rows.length < BATCH
   })
   const number = (): void => {
     if (closed) return

@@ -1,4 +1,5 @@
 import t from 'tap'
+import pg from 'pg'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { EventType, GroupRole, Origin, positionOf, type EventStore, type LoggedEvent, type Store } from '../../db/store.js'
 import { openPgStore } from '../../db/postgres/pg-store.js'
@@ -136,4 +137,21 @@ t.test('when two replicas write concurrently, then a reader on a third connectio
   const stores = [await openPgStore(url), await openPgStore(url), await openPgStore(url)]
   t.teardown(() => Promise.all(stores.map(s => s.close())))
   await resumingReader(t, stores.slice(0, 2), stores[2]!)
+})
+
+t.test('when a write transaction elsewhere in the cluster stays open, then events still become readable', {
+  skip: process.env.TIMGATE_TEST_PG === undefined || process.env.TIMGATE_TEST_PG === '' ? 'PostgreSQL only: numbering is PostgreSQL\'s' : false,
+}, async t => {
+  const s = await openStore(t)
+  // A transaction with an id that stays open (a migration, a batch job, a stuck client).
+  const other = new pg.Client({ connectionString: process.env.TIMGATE_TEST_PG })
+  await other.connect()
+  t.teardown(() => other.end())
+  await other.query('BEGIN')
+  await other.query('SELECT pg_current_xact_id()')
+  const before = (await s.events.bounds()).newest
+  await s.messages.insert([draft(c2c('a', 'b'), 'a', 'while another waits')])
+  const got = await readAll(s.events, 1, before)
+  t.equal(got.length, 1, 'numbered without waiting for the open transaction')
+  await other.query('ROLLBACK')
 })

@@ -2,8 +2,8 @@
 -- same transaction as the change. A sequence hands out ids in allocation order, not commit
 -- order, so rows are written without a position, with the writing transaction's id (tx);
 -- a numberer (db/postgres/events.ts, under an advisory lock, one replica at a time) gives
--- positions to the rows of transactions older than the oldest still running, in (tx, id)
--- order: a position, once seen, is never followed by a lower one. type: 1 message,
+-- positions to committed rows, in (tx, id) order: a position, once seen, is never followed
+-- by a lower one. type: 1 message,
 -- 2 revoke, 3 read receipt, 9 membership (internal). Not distributed on Citus: the log is
 -- one order for the whole app (see the docs' distribution design).
 CREATE TABLE events (
