@@ -10,7 +10,7 @@ declare module 'fastify' {
 }
 
 export interface HeavyRequestOptions {
-  /** TIM_HEAVY_CONCURRENCY: heavy requests in progress in all; 0 = no cap. */
+  /** TIM_HEAVY_CONCURRENCY: heavy requests in progress in all; 0 turns admission off. */
   concurrency: number
 }
 
@@ -28,7 +28,7 @@ export default fp<HeavyRequestOptions>(async (app, opts) => {
 
   const admit: onRequestHookHandler = (request, reply, done) => {
     const { caller } = request.identity
-    const busy = callers.has(caller) || (opts.concurrency > 0 && inProgress >= opts.concurrency)
+    const busy = callers.has(caller) || inProgress >= opts.concurrency
     if (busy) {
       // The connection closes after the answer: reading a 16 MiB body only to drop it
       // would cost the event loop what the refusal saves (RFC 9112 §9.6).
@@ -45,6 +45,8 @@ export default fp<HeavyRequestOptions>(async (app, opts) => {
     })
     done()
   }
+  // 0 turns admission off, the one-per-identity rule with it (as TIM_RATE_LIMIT=0 does).
+  if (opts.concurrency === 0) return
   // A hook of the heavy routes alone, after the app's (identity first): other routes pay nothing.
   app.addHook('onRoute', (route) => {
     if (route.config?.heavy === true) route.onRequest = [route.onRequest ?? []].flat().concat(admit)
