@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { EventStream } from '../src/events/stream.js'
 import { STREAMS_PER_IDENTITY } from '../src/events/hub.js'
+import { SECURITY_HEADERS } from '../src/plugins/response-headers.js'
 import { Errors } from '../src/errors.js'
 import { errors } from './responses.js'
 
@@ -37,14 +38,19 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       reply.header('retry-after', '1')
       throw Errors.tooManyStreams(STREAMS_PER_IDENTITY)
     }
-    const stream = new EventStream(appStream ? undefined : who.actAs, who.actAs, who.expiresAt ?? Number.MAX_SAFE_INTEGER, 0)
-    // The headers go at once: the first bytes are a comment.
+    // The response is written by the stream itself, without Fastify's send: an idle stream
+    // then costs the connection and little else (bench: 10,000 idle streams).
+    reply.hijack()
+    reply.raw.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+      'x-request-id': request.id,
+    })
+    const stream = new EventStream(reply.raw, appStream ? undefined : who.actAs, who.actAs, who.expiresAt ?? Number.MAX_SAFE_INTEGER, 0)
+    // The head goes at once, with a comment as the first bytes.
     stream.write(': timgate events\n\n')
-    void reply
-      .header('content-type', 'text/event-stream; charset=utf-8')
-      .header('cache-control', 'no-cache')
-      .header('x-accel-buffering', 'no')
-      .send(stream.body as never)
     const after = request.headers['last-event-id'] ?? request.query.after
     try {
       await app.hub.attach(stream, after)

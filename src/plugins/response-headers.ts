@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 
-const SECURITY_HEADERS = { 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' } as const
+export const SECURITY_HEADERS = { 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' } as const
 
 /** Every response: its request id, the security headers, and no caching unless a route says otherwise. */
 export default fp(async (app) => {
