@@ -9,7 +9,7 @@ async function withHook (t: TestContext, env: Record<string, string> = {}): Prom
   const r = await receiver(t, '/before-send')
   const g = await build(t, { TIM_WEBHOOK_ALLOWED_HOSTS: r.host, ...env })
   const res = await g.call(ADMIN, 'POST', '/webhooks', { url: r.url, event_types: ['before_send'] })
-  t.equal(res.statusCode, 201)
+  if (res.statusCode !== 201) throw new Error(`POST /webhooks: ${res.statusCode} ${res.body}`)
   return { g, r, secret: res.json<{ secret: string }>().secret }
 }
 
