@@ -74,6 +74,14 @@ t.test('when the receiver fails, then the delivery is retried on the schedule, s
   let state = (await g.call(ADMIN, 'GET', `/webhooks/${hook.id}`)).json<Record<string, unknown>>()
   t.match(state, { id: hook.id, pending: 1, last_success_at: null, last_error: 'answered HTTP 503', last_error_at: Number })
   t.notOk('secret' in state, 'the secret is shown only once')
+  // The backlog gauges come with the next tick (once a second).
+  let gauges = ''
+  for (let i = 0; i < 100 && !/timgate_webhook_pending 1\n/.test(gauges); i++) {
+    await new Promise(resolve => setTimeout(resolve, 50))
+    gauges = (await g.app.inject({ method: 'GET', url: '/metrics' })).body
+  }
+  t.match(gauges, /timgate_webhook_pending 1\n/)
+  t.match(gauges, /timgate_webhook_oldest_pending_seconds \d+\n/)
 
   await settle(g)
   t.equal(r.hits.length, 1, 'not before its time')
