@@ -174,3 +174,26 @@ t.test('when a webhook is deleted, then nothing more is delivered to it, retries
   await settle(g)
   t.equal(r.hits.length, 1)
 })
+
+t.test('when an endpoint does not answer in time, then the attempt is a timeout, counted, and retried', async t => {
+  const r = await receiver(t)
+  const { g } = await gateway(t, r, { TIM_WEBHOOK_TIMEOUT_MS: '200' })
+  const hook = await register(g, { url: r.url })
+  r.answer = () => 'hang'
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('slow'))
+  await r.wait(1)
+  await settle(g)
+  t.match((await g.call(ADMIN, 'GET', `/webhooks/${hook.id}`)).json(), { pending: 1, last_error: 'no answer within 200 ms' })
+  t.match((await g.app.inject({ method: 'GET', url: '/metrics' })).body, /timgate_webhook_deliveries_total\{result="timeout"\} 1/)
+})
+
+t.test('when a webhook host name resolves to a loopback address, then the connect-time guard refuses each attempt', async t => {
+  const r = await receiver(t)
+  const port = r.host.split(':')[1]!
+  const { g } = await gateway(t, r, { TIM_WEBHOOK_ALLOWED_HOSTS: `localhost:${port}` })
+  const hook = await register(g, { url: `http://localhost:${port}/hook` })
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('x'))
+  for (let i = 0; i < 200 && (await g.call(ADMIN, 'GET', `/webhooks/${hook.id}`)).json<{ last_error: string | null }>().last_error === null; i++) await settle(g)
+  t.match((await g.call(ADMIN, 'GET', `/webhooks/${hook.id}`)).json(), { pending: 1, last_error: /resolves to .*loopback/ })
+  t.equal(r.hits.length, 0, 'never contacted')
+})
