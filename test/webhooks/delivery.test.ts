@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Webhook } from 'standardwebhooks'
-import { build, text, type TestApp, type TestContext } from '../helper.js'
+import { build, testConfig, text, type TestApp, type TestContext } from '../helper.js'
 import { receiver, type Receiver } from '../fixtures/receiver.js'
 
 const ADMIN = 'administrator'
@@ -196,4 +196,17 @@ t.test('when a webhook host name resolves to a loopback address, then the connec
   for (let i = 0; i < 200 && (await g.call(ADMIN, 'GET', `/webhooks/${hook.id}`)).json<{ last_error: string | null }>().last_error === null; i++) await settle(g)
   t.match((await g.call(ADMIN, 'GET', `/webhooks/${hook.id}`)).json(), { pending: 1, last_error: /resolves to .*loopback/ })
   t.equal(r.hits.length, 0, 'never contacted')
+})
+
+t.test('when the allow-list no longer names a webhook\'s host, then its deliveries fail (URLs are judged again at each delivery)', async t => {
+  const r = await receiver(t)
+  const config = testConfig(t, { TIM_WEBHOOK_ALLOWED_HOSTS: r.host })
+  const first = await build(t, {}, { config })
+  const hook = await register(first, { url: r.url })
+  await first.app.close()
+  const second = await build(t, {}, { config: { ...config, webhookAllowedHosts: [] } })
+  await second.call('alice', 'POST', '/conversations/c2c_bob/messages', text('x'))
+  for (let i = 0; i < 200 && (await second.call(ADMIN, 'GET', `/webhooks/${hook.id}`)).json<{ last_error: string | null }>().last_error === null; i++) await settle(second)
+  t.match((await second.call(ADMIN, 'GET', `/webhooks/${hook.id}`)).json(), { pending: 1, last_error: /^webhook URL refused: 127\.0\.0\.1:\d+ is a loopback address/ })
+  t.equal(r.hits.length, 0)
 })
