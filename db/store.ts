@@ -174,6 +174,82 @@ export interface EventStore {
   subscribe (listener: () => void): () => void
 }
 
+/** A webhook as stored (CONTRACT §8). */
+export interface Webhook {
+  id: string
+  url: string
+  /** Bit n set: events of EventType n are delivered (0 for the before-send hook). */
+  types: number
+  /** The before-send hook: called for sends, never fed from the log. */
+  beforeSend: boolean
+  /** whsec_<base64 key> */
+  secret: string
+  /** Unix seconds. */
+  createdAt: number
+}
+
+/** A webhook with what its deliveries have come to. */
+export interface WebhookState extends Webhook {
+  /** Deliveries owed now. */
+  pending: number
+  /** Unix seconds, or null. */
+  lastSuccessAt: number | null
+  lastError: string | null
+  lastErrorAt: number | null
+}
+
+/** One event owed to one webhook, claimed for an attempt. */
+export interface Delivery {
+  webhookId: string
+  event: LoggedEvent
+  /** Attempts that failed so far. */
+  attempts: number
+  /** Milliseconds: the first failure, or null. */
+  failingSince: number | null
+}
+
+/** What became of an attempt: delivered (or nothing left to say), to try again at `dueAt` (ms), or given up. */
+export type DeliveryOutcome =
+  | { webhookId: string, pos: number, convKey: string, result: 'done', at: number }
+  | { webhookId: string, pos: number, convKey: string, result: 'retry', at: number, dueAt: number, failingSince: number, error: string }
+  | { webhookId: string, pos: number, convKey: string, result: 'drop', at: number, error: string }
+
+/**
+ * Webhooks and what they are owed. Deliveries are made from the event log by `feed` (a
+ * webhook's cursor moves in the transaction that writes its deliveries), so an event owes
+ * its deliveries from the moment it commits. Within one webhook and conversation only the
+ * oldest delivery is ever claimable: their order is kept.
+ */
+export interface WebhookStore {
+  /** Registers a webhook that follows the log after position `cursor`; false (nothing written) for a second before-send hook. */
+  create (hook: Webhook, cursor: number): Promise<boolean>
+  list (): Promise<WebhookState[]>
+  /** Every webhook, without the counts (cheap: replicas look often). */
+  hooks (): Promise<Webhook[]>
+  get (id: string): Promise<WebhookState | undefined>
+  /** Forgets a webhook and everything it is owed; false when there was none. */
+  delete (id: string): Promise<boolean>
+  /** The lowest cursor of the webhooks that follow the log; undefined when none does. */
+  cursor (): Promise<number | undefined>
+  /**
+   * Adds the events of `page` (read from the log after the lowest cursor, in order) to the
+   * deliveries of each webhook whose cursor they pass and whose types they have, due at
+   * `now` (ms) or queued behind their conversation's; moves the cursors to the page's end.
+   */
+  feed (page: readonly LoggedEvent[], now: number): Promise<void>
+  /** Up to `limit` due deliveries of a webhook, leased until `leaseUntil` (ms): no other claim gets them before then. */
+  claim (webhookId: string, limit: number, now: number, leaseUntil: number): Promise<Delivery[]>
+  /** Records attempts' outcomes; a delivery that leaves lets its conversation's next one become due at `now`. */
+  settle (outcomes: readonly DeliveryOutcome[], now: number): Promise<void>
+  /** At start: every owed delivery due by `by` (ms); with `clearLeases` (the only process), in-flight leases forgotten. */
+  wake (by: number, clearLeases: boolean): Promise<void>
+  /** Deliveries owed in all, and the time (unix seconds) of the oldest one's event. */
+  backlog (): Promise<{ pending: number, oldestAt: number | null }>
+}
+
+/** due_at of a delivery queued behind an older one of its conversation. */
+export const QUEUED = Number.MAX_SAFE_INTEGER
+
 export const GroupRole = { Member: 0, Admin: 1, Owner: 2 } as const
 export type GroupRole = typeof GroupRole[keyof typeof GroupRole]
 
@@ -238,6 +314,7 @@ export interface Store {
   readonly groups: GroupStore
   readonly idempotency: IdempotencyStore
   readonly events: EventStore
+  readonly webhooks: WebhookStore
   /** Liveness: resolves when the database answers. */
   ping (): Promise<void>
   /** A small real write: resolves when the database can take one (its disk has room). */

@@ -16,7 +16,7 @@ const batchRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'C2C only. Duplicates collapse; each recipient gets its own result (code 0 with the message, or its error code and desc); one bad recipient does not fail the others. ' +
         'A message_sender other than the caller refuses the whole request (403) unless the caller is the admin.',
       body: BatchSendParam,
-      response: { 200: Type.Array(BatchResult, { description: 'one result per distinct recipient, in request order' }), ...errors(400, 401, 403, 409, 413, 415) },
+      response: { 200: Type.Array(BatchResult, { description: 'one result per distinct recipient, in request order' }), ...errors(400, 401, 403, 409, 413, 415, 502) },
     },
   }, async (request, reply) => sendJsonArray(reply,
     await app.messages.batchSend(request.identity, request.body.msg_batch_send_param_identifier_array, request.body.msg_batch_send_param_msg)))

@@ -34,7 +34,7 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'With `message_is_online_msg: true` it is delivered only to live listeners: never stored or listed (seq 0).',
       params: ConversationParams,
       body: MessageIn,
-      response: { 200: Stored('the stored Message'), ...errors(400, 401, 403, 404, 409, 413, 415) },
+      response: { 200: Stored('the stored Message'), ...errors(400, 401, 403, 404, 409, 413, 415, 502) },
     },
   }, async (request) => app.messages.send(request.identity, request.params.conversationID, request.body))
 

@@ -7,14 +7,14 @@ import { ErrorBody } from '../src/messages/schemas.js'
 const MEANING: Record<number, string> = {
   400: 'invalid request',
   401: 'missing, malformed, wrongly signed, wrong-app or expired UserSig',
-  403: 'not allowed for the caller; revoke window passed; a remote download target refused',
-  404: 'unknown message, anchor, content or group',
+  403: 'not allowed for the caller; revoke window passed; a remote download target refused; rejected by the before-send webhook (its code)',
+  404: 'unknown message, anchor, content, group or webhook',
   408: 'the request did not arrive within TIM_BODY_TIMEOUT_MS; the connection is closed',
-  409: 'Idempotency-Key reused with another request or still in progress; group ID taken',
+  409: 'Idempotency-Key reused with another request or still in progress; group ID taken; a second before-send webhook',
   413: 'request body or upload too large',
   415: 'Content-Type is not application/json, or a multipart upload',
   416: 'the Range starts beyond the end of the content; Content-Range: bytes */size',
-  502: 'the remote server of an element URL failed or could not be reached',
+  502: 'the remote server of an element URL failed or could not be reached; the before-send webhook\'s modified message is invalid',
   504: 'the remote server of an element URL timed out',
 }
 

@@ -57,7 +57,9 @@ const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['system'],
       operationId: 'getMetrics',
       summary: 'Prometheus metrics (text format 0.0.4)',
-      description: 'timgate_http_requests_total{method,route,status}, timgate_http_request_duration_seconds{method,route} (histogram), timgate_messages_stored_total, process_resident_memory_bytes.',
+      description: 'timgate_http_requests_total{method,route,status}, timgate_http_request_duration_seconds{method,route} (histogram), timgate_messages_stored_total, ' +
+        'timgate_webhook_deliveries_total{result}, timgate_webhook_retries_total, timgate_webhook_dropped_total, timgate_webhook_pending, timgate_webhook_oldest_pending_seconds, ' +
+        'timgate_before_send_total{result}, process_resident_memory_bytes.',
       security: [],
       produces: ['text/plain'],
       response: { 200: Type.String({ description: 'Prometheus text exposition' }) },

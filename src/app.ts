@@ -28,6 +28,8 @@ import mediaRoutes from '../routes/media.js'
 import downloadRoutes from '../routes/downloads.js'
 import eventRoutes from '../routes/events.js'
 import events from './plugins/events.js'
+import webhooks from './plugins/webhooks.js'
+import webhookRoutes from '../routes/webhooks.js'
 
 export interface BuildOptions {
   config: Config
@@ -90,6 +92,13 @@ export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: B
   await app.register(downloadLimits, { perSecond: config.downloadRateLimit, concurrency: config.downloadConcurrency, ...limits })
   await app.register(heavyRequests, { concurrency: config.heavyConcurrency })
   await app.register(bodyTimeout, { timeoutMs: config.bodyTimeoutMs })
+  await app.register(webhooks, {
+    allowedHosts: config.webhookAllowedHosts,
+    timeoutMs: config.webhookTimeoutMs,
+    beforeSendTimeoutMs: config.beforeSendTimeoutMs,
+    now: now ?? (() => Math.floor(Date.now() / 1000)),
+    ...(nowMs !== undefined && { clock: nowMs }),
+  })
   await app.register(services, {
     dataDir: config.dataDir,
     revokeWindowS: config.revokeWindowS,
@@ -105,6 +114,6 @@ export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: B
     maxBytes: config.mediaMaxBytes,
     ...(dispatcher !== undefined && { dispatcher }),
   })
-  for (const routes of [systemRoutes, messageRoutes, batchRoutes, groupRoutes, mediaRoutes, downloadRoutes, eventRoutes]) await app.register(routes)
+  for (const routes of [systemRoutes, messageRoutes, batchRoutes, groupRoutes, mediaRoutes, downloadRoutes, eventRoutes, webhookRoutes]) await app.register(routes)
   return app
 }

@@ -31,6 +31,7 @@ export function readKnobs (defaults = {}, env = process.env) {
     rssDuration: num('BENCH_RSS_DURATION', 60, { zero: true }), // 0 skips the sustained-RSS run
     hogConcurrency: raw('BENCH_HOG_CONCURRENCY', '8,48').split(',').map(Number), // starvation: the hog's imports in flight
     lightRate: num('BENCH_LIGHT_RATE', 100), // starvation: light requests a second from the other identities
+    webhookSeconds: num('BENCH_WEBHOOK_SECONDS', 60), // webhooks: the fixed-rate run at 40 % of the ceiling
     // PostgreSQL scenarios
     pgUrl: raw('BENCH_PG_URL', 'postgres://postgres@127.0.0.1:5432/test'),
     pool: num('BENCH_POOL', 10), // the gateway's TIM_PG_POOL_SIZE and the naive server's pool

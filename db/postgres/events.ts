@@ -59,7 +59,8 @@ const sql = {
     LEFT JOIN events t ON t.id = h.to_event
     WHERE h.conv_key = $1 AND coalesce(f.pos, 0) <= $2 AND (h.to_event IS NULL OR t.pos >= $2)`),
   sweep: statement('sweep_events', `DELETE FROM events WHERE id IN (
-    SELECT id FROM events WHERE at < $1 AND pos IS NOT NULL ORDER BY pos LIMIT ${BATCH})`),
+    SELECT id FROM events WHERE at < $1 AND pos IS NOT NULL
+      AND pos <= (SELECT coalesce(min(cursor), ${Number.MAX_SAFE_INTEGER}) FROM webhooks) ORDER BY pos LIMIT ${BATCH})`),
   sweepHistory: statement('sweep_member_history', `DELETE FROM group_member_history h
     WHERE h.to_event IS NOT NULL AND NOT EXISTS (SELECT 1 FROM events t WHERE t.id = h.to_event)`),
 } as const

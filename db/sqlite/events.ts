@@ -49,7 +49,9 @@ export function sqliteEvents (db: Database, write: <T>(run: () => T) => Promise<
     "SELECT (SELECT min(id) FROM events) AS oldest, (SELECT seq FROM sqlite_sequence WHERE name = 'events') AS newest")
   const membersAt = db.prepare<[string, number, number], { user_id: string }>(
     'SELECT user_id FROM group_member_history WHERE conv_key = ? AND from_event <= ? AND (to_event IS NULL OR to_event >= ?)')
-  const sweep = db.prepare<[number, number]>('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? ORDER BY id LIMIT ?)')
+  // Events a webhook has yet to be fed stay (CONTRACT §8: owed deliveries outlive the retention).
+  const sweep = db.prepare<[number, number]>(`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ?
+    AND id <= (SELECT coalesce(min(cursor), ${Number.MAX_SAFE_INTEGER}) FROM webhooks) ORDER BY id LIMIT ?)`)
   // A history row whose end has left the log says nothing about what is kept.
   const sweepHistory = db.prepare('DELETE FROM group_member_history WHERE to_event < (SELECT coalesce(min(id), 0) FROM events)')
 

@@ -1,4 +1,4 @@
-import { EventType, type HistoryPosition, type LoggedEvent, type StoredMessage } from '../../db/store.js'
+import { EventType, type HistoryPosition, type LoggedEvent, type MessageStore, type StoredMessage } from '../../db/store.js'
 import { formatMsgId } from '../messages/ids.js'
 import type { MessageOut } from '../messages/schemas.js'
 
@@ -49,6 +49,21 @@ export interface PageContext {
 
 export const messageKey = (convKey: string, id: number) => `${convKey}\n${id}`
 
+/** The messages and read points a page of events renders with: two reads, whatever its length. */
+export async function pageContext (messages: MessageStore, page: readonly LoggedEvent[]): Promise<PageContext> {
+  const withMessage = page.filter(e => e.messageId !== null && e.type !== EventType.Membership)
+  const [found, points] = await Promise.all([
+    messages.sharedMany(withMessage.map(e => ({ convKey: e.convKey, id: e.messageId! }))),
+    messages.readPoints(withMessage.map(e => e.convKey)),
+  ])
+  const readPoints = new Map<string, Map<string, HistoryPosition>>()
+  for (const p of points) {
+    const conv = readPoints.get(p.convKey) ?? new Map<string, HistoryPosition>()
+    readPoints.set(p.convKey, conv.set(p.userId, p.at))
+  }
+  return { messages: new Map(found.map(m => [messageKey(m.convKey, m.id), m])), readPoints }
+}
+
 const NO_POINTS: ReadonlyMap<string, HistoryPosition> = new Map()
 
 /**
@@ -95,4 +110,17 @@ export function render (e: LoggedEvent, user: string, ctx: PageContext, view: Vi
     return frame(e.pos, type, envelope(e.pos, type, e.at, user, receiptOf(e.actor ?? '', m)))
   }
   return frame(e.pos, type, envelopeOf(e.pos, type, e.at, user, viewJson(view(m, user, ctx.readPoints.get(e.convKey) ?? NO_POINTS), cache)))
+}
+
+/**
+ * The envelope JSON of `e` as the app stream has it (what webhooks POST), or undefined when
+ * its message is gone. The message is read at rendering: a revoked one is its tombstone.
+ */
+export function appEnvelope (e: LoggedEvent, ctx: PageContext, view: ViewOf): string | undefined {
+  const type = EVENT_TYPE_NAMES[e.type]
+  const m = e.messageId === null ? undefined : ctx.messages.get(messageKey(e.convKey, e.messageId))
+  if (type === undefined || m === undefined) return undefined
+  const user = appViewer(e, m)
+  if (e.type === EventType.ReadReceipt) return envelope(e.pos, type, e.at, user, receiptOf(e.actor ?? '', m))
+  return envelopeOf(e.pos, type, e.at, user, JSON.stringify(view(m, user, ctx.readPoints.get(e.convKey) ?? NO_POINTS)))
 }

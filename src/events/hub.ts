@@ -1,5 +1,5 @@
 import { EventType, type EventStore, type HistoryPosition, type LoggedEvent, type MessageStore, type StoredMessage } from '../../db/store.js'
-import { appViewer, envelope, frame, messageKey, render, resetEnvelope, type PageContext, type ViewCache, type ViewOf } from './envelope.js'
+import { appViewer, envelope, frame, messageKey, pageContext, render, resetEnvelope, type PageContext, type ViewCache, type ViewOf } from './envelope.js'
 import type { EventStream } from './stream.js'
 
 /** Events read from the log at a time. */
@@ -158,17 +158,7 @@ export class EventHub {
 
   /** The messages and read points a page of events renders with. */
   async #context (page: readonly LoggedEvent[]): Promise<PageContext> {
-    const withMessage = page.filter(e => e.messageId !== null && e.type !== EventType.Membership)
-    const [messages, points] = await Promise.all([
-      this.#messages.sharedMany(withMessage.map(e => ({ convKey: e.convKey, id: e.messageId! }))),
-      this.#messages.readPoints(withMessage.map(e => e.convKey)),
-    ])
-    const readPoints = new Map<string, Map<string, HistoryPosition>>()
-    for (const p of points) {
-      const conv = readPoints.get(p.convKey) ?? new Map<string, HistoryPosition>()
-      readPoints.set(p.convKey, conv.set(p.userId, p.at))
-    }
-    return { messages: new Map(messages.map(m => [messageKey(m.convKey, m.id), m])), readPoints }
+    return pageContext(this.#messages, page)
   }
 
   async #pump (): Promise<void> {

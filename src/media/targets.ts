@@ -29,17 +29,28 @@ function parseEntry (entry: string): Entry {
   return { host: canonicalHost(m?.[1] ?? entry), port: m?.[2] === undefined ? undefined : Number(m[2]) }
 }
 
-/** Thrown at connect time by the guarded lookup; the download answers 403 with its message. */
+/** Thrown at connect time by the guarded lookup; a download answers 403 with its message, a webhook delivery fails. */
 export class ForbiddenAddressError extends Error {
   override name = 'ForbiddenAddressError'
   readonly code = 'ERR_TIMGATE_FORBIDDEN_ADDRESS'
 }
 
+/** How a guard names its allow-list and what it throws: the download proxy's by default. */
+export interface GuardOptions {
+  /** The variable of the allow-list, named in refusals. */
+  variable: string
+  refuse: (why: string) => Error
+}
+
+const DOWNLOADS: GuardOptions = { variable: 'TIM_DOWNLOAD_ALLOWED_HOSTS', refuse: Errors.downloadRefused }
+
 export class TargetGuard {
   readonly #entries: Entry[]
+  readonly #options: GuardOptions
 
-  constructor (allowedHosts: readonly string[]) {
+  constructor (allowedHosts: readonly string[], options: GuardOptions = DOWNLOADS) {
     this.#entries = allowedHosts.map(parseEntry)
+    this.#options = options
   }
 
   /** An entry names the URL's host, and its port (or the scheme's default port for a bare host). */
@@ -56,23 +67,24 @@ export class TargetGuard {
    * explicit opt-in); host names are checked again, resolved, by guardedLookup.
    */
   check (raw: string, base?: URL): URL {
+    const refuse = this.#options.refuse
     let url: URL
     try {
       url = new URL(raw, base)
     } catch {
-      throw Errors.downloadRefused(`"${raw.slice(0, 200)}" is not an absolute URL`)
+      throw refuse(`"${raw.slice(0, 200)}" is not an absolute URL`)
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw Errors.downloadRefused(`the URL scheme "${url.protocol}" is not allowed: only http and https are fetched`)
+      throw refuse(`the URL scheme "${url.protocol}" is not allowed: only http and https are fetched`)
     }
     const host = bare(url.hostname)
     const named = this.#named(url)
     const where = `${url.hostname}${url.port === '' ? '' : `:${url.port}`}`
     if (isIP(host) !== 0) {
       const why = forbiddenReason(host)
-      if (why !== undefined && !named) throw Errors.downloadRefused(`${where} is a ${why} address; only an allow-list entry naming that IP opens it`)
+      if (why !== undefined && !named) throw refuse(`${where} is a ${why} address; only an allow-list entry naming that IP opens it`)
     }
-    if (!named) throw Errors.downloadRefused(`${where} is not in TIM_DOWNLOAD_ALLOWED_HOSTS`)
+    if (!named) throw refuse(`${where} is not in ${this.#options.variable}`)
     return url
   }
 }

@@ -1,10 +1,11 @@
 import { createHash, randomInt } from 'node:crypto'
-import { Errors } from '../errors.js'
 import {
   before, GroupRole, Origin, positionOf,
   type Group, type GroupStore, type HistoryPosition, type MessageStore, type NewMessage, type StoredMessage, type Tombstone,
 } from '../../db/store.js'
 import type { IdempotencyKeys } from '../idempotency/keys.js'
+import type { BeforeSendDecision } from '../webhooks/before-send.js'
+import { Errors, TimError } from '../errors.js'
 import { c2cConversation, ConvType, convIdFor, formatMsgId, isUserId, parseConversationId, parseMsgId, type Conversation } from './ids.js'
 import { MEDIA_TYPES, mediaRefsOf } from './elements.js'
 import { withTombstone } from './recorded.js'
@@ -39,6 +40,11 @@ export interface MessageServiceOptions {
   media?: MediaRefs
   /** An online message (never stored) for the streams connected now: the message and who receives it. */
   onOnline?: (m: StoredMessage, recipients: readonly string[]) => void
+  /**
+   * The before-send webhook (CONTRACT §8): asked about each send and batch send with the
+   * message as it would be stored; undefined (at no cost) when none is registered.
+   */
+  beforeSend?: (sender: string, message: Record<string, unknown>, original: MessageIn, recipients?: readonly string[]) => Promise<BeforeSendDecision> | undefined
 }
 
 export interface ListOptions {
@@ -70,6 +76,9 @@ const MAX_CLOCK_SKEW_S = 300
 const atOrBefore = (m: StoredMessage, point: HistoryPosition | undefined) => point !== undefined && !before(point, positionOf(m))
 export const roleOf = (group: Group, userId: string) => group.members.find(m => m.userId === userId)?.role
 
+/** What a message has only once stored: left out of what the before-send webhook is shown. */
+const UNBORN_KEYS = ['message_seq', 'message_msg_id', 'message_unique_id', 'message_is_online_msg']
+
 /** What a revoke leaves of a message (CONTRACT §6): status 6, no elements, who revoked it. */
 const tombstone = (revoker: string): Tombstone => ({ status: 6, revoker, content: { message_elem_array: [] }, elemMask: 0 })
 
@@ -83,6 +92,7 @@ export class MessageService {
   readonly #onStored: (count: number) => void
   readonly #media: MediaRefs | undefined
   readonly #onOnline: (m: StoredMessage, recipients: readonly string[]) => void
+  readonly #beforeSend: NonNullable<MessageServiceOptions['beforeSend']>
 
   constructor (options: MessageServiceOptions) {
     this.#messages = options.messages
@@ -93,6 +103,7 @@ export class MessageService {
     this.#onStored = options.onStored ?? (() => {})
     this.#media = options.media
     this.#onOnline = options.onOnline ?? (() => {})
+    this.#beforeSend = options.beforeSend ?? (() => undefined)
   }
 
   now (): number {
@@ -129,8 +140,30 @@ export class MessageService {
       const recipients = conv.group === undefined ? [draft.sender, conv.target] : conv.group.members.map(m => m.userId)
       return this.#online(draft, who.actAs, recipients)
     }
-    const [stored] = await this.store([draft])
+    const [stored] = await this.store([await this.#screened(draft, msg)])
     return (await this.#views(conv, who.actAs, [stored!]))[0]!
+  }
+
+  /**
+   * The draft as the before-send webhook leaves it: as it is, with the webhook's elements,
+   * or refused (403 with the webhook's code). `recipients`: a batch's.
+   */
+  async #screened (draft: NewMessage, msg: MessageIn, recipients?: readonly string[]): Promise<NewMessage> {
+    const pending = this.#beforeSend(draft.sender, this.#proposed(draft, recipients === undefined), msg, recipients)
+    if (pending === undefined) return draft
+    const decision = await pending
+    if (decision.action === 'allow') return draft
+    if (decision.action === 'reject') throw new TimError(decision.code, 403, decision.desc)
+    if (decision.action === 'invalid') throw Errors.beforeSendInvalid(decision.why)
+    const { content, elemMask } = toContent(decision.message)
+    return { ...draft, content, elemMask, refs: mediaRefsOf(content) }
+  }
+
+  /** The Message as it would be stored, before it is (no seq, msg_id or unique id); a batch's has no conversation. */
+  #proposed (draft: NewMessage, withConv: boolean): Record<string, unknown> {
+    const view: Record<string, unknown> = this.#view(this.#transient(draft, 0), { viewer: draft.sender })
+    for (const key of withConv ? UNBORN_KEYS : [...UNBORN_KEYS, 'message_conv_id', 'message_conv_type']) delete view[key]
+    return view
   }
 
   /** TIMMsgSaveMsg: visible to the caller alone, seq 0, status 5. */
@@ -174,9 +207,15 @@ export class MessageService {
     if (sender !== who.actAs && !who.isAdmin) throw Errors.permissionDenied(`message_sender "${sender}" is not the caller "${who.actAs}"`)
     if (!isUserId(sender)) throw Errors.invalidIdentifier(`"${sender}" in message_sender`)
     // The message is checked once, whatever becomes of the recipients.
-    const checked = toContent(msg)
+    let checked = toContent(msg)
     await this.#checkMedia(who, sender, msg)
     const valid = unique.filter(isUserId)
+    if (msg.message_is_online_msg !== true && valid.length > 0) {
+      // One question for the whole batch: a reject refuses it all.
+      const first = this.#draft(c2cConversation(sender, valid[0]!), sender, msg, Origin.Sent, '', checked)
+      const screened = await this.#screened(first, msg, valid)
+      checked = { content: screened.content, elemMask: screened.elemMask }
+    }
     const drafts = valid.map(to => this.#draft(c2cConversation(sender, to), sender, msg, Origin.Sent, '', checked))
     const stored = msg.message_is_online_msg === true
       ? await Promise.all(drafts.map(async (d, i) => {

@@ -21,6 +21,12 @@ export class Metrics {
   readonly #requests = new Map<string, number>()
   readonly #latency = new Map<string, Histogram>()
   #messagesStored = 0
+  readonly #deliveries = new Map<string, number>([['ok', 0], ['failed', 0], ['timeout', 0]])
+  #retries = 0
+  #dropped = 0
+  #pending = 0
+  #oldestPendingS = 0
+  readonly #beforeSend = new Map<string, number>([['ok', 0], ['rejected', 0], ['modified', 0], ['failed', 0], ['timeout', 0]])
 
   request (method: string, route: string, status: number, seconds: number): void {
     // Keyed by the raw strings first: the escaped label text is built once per series.
@@ -48,6 +54,26 @@ export class Metrics {
     this.#messagesStored += n
   }
 
+  /** A webhook delivery attempt's result: ok (2xx), failed (another answer, a connection error), timeout. */
+  webhookDelivery (result: 'ok' | 'failed' | 'timeout', retried: boolean): void {
+    this.#deliveries.set(result, this.#deliveries.get(result)! + 1)
+    if (retried) this.#retries++
+  }
+
+  webhookDropped (): void {
+    this.#dropped++
+  }
+
+  /** The deliveries owed now, and the age of the oldest one's event. */
+  webhookBacklog (pending: number, oldestAgeS: number): void {
+    this.#pending = pending
+    this.#oldestPendingS = oldestAgeS
+  }
+
+  beforeSend (result: 'ok' | 'rejected' | 'modified' | 'failed' | 'timeout'): void {
+    this.#beforeSend.set(result, this.#beforeSend.get(result)! + 1)
+  }
+
   /** The Prometheus text exposition format, version 0.0.4. */
   render (): string {
     const out: string[] = [
@@ -66,6 +92,24 @@ export class Metrics {
     out.push('# HELP timgate_messages_stored_total Messages written to the store since start.',
       '# TYPE timgate_messages_stored_total counter',
       `timgate_messages_stored_total ${this.#messagesStored}`,
+      '# HELP timgate_webhook_deliveries_total Webhook delivery attempts, by result (ok: a 2xx; failed: another answer or a connection error; timeout).',
+      '# TYPE timgate_webhook_deliveries_total counter',
+      ...[...this.#deliveries].map(([result, n]) => `timgate_webhook_deliveries_total{result="${result}"} ${n}`),
+      '# HELP timgate_webhook_retries_total Webhook delivery attempts that were retries of a failed one.',
+      '# TYPE timgate_webhook_retries_total counter',
+      `timgate_webhook_retries_total ${this.#retries}`,
+      '# HELP timgate_webhook_dropped_total Webhook deliveries given up after failing for 24 h.',
+      '# TYPE timgate_webhook_dropped_total counter',
+      `timgate_webhook_dropped_total ${this.#dropped}`,
+      '# HELP timgate_webhook_pending Webhook deliveries owed (all webhooks, all replicas).',
+      '# TYPE timgate_webhook_pending gauge',
+      `timgate_webhook_pending ${this.#pending}`,
+      '# HELP timgate_webhook_oldest_pending_seconds Age of the oldest owed webhook delivery\'s event (0 when none is owed).',
+      '# TYPE timgate_webhook_oldest_pending_seconds gauge',
+      `timgate_webhook_oldest_pending_seconds ${this.#oldestPendingS}`,
+      '# HELP timgate_before_send_total Before-send calls, by result (ok: allowed; rejected; modified; failed: an error or a non-2xx, stored as is; timeout: stored as is).',
+      '# TYPE timgate_before_send_total counter',
+      ...[...this.#beforeSend].map(([result, n]) => `timgate_before_send_total{result="${result}"} ${n}`),
       '# HELP process_resident_memory_bytes Resident memory size in bytes.',
       '# TYPE process_resident_memory_bytes gauge',
       `process_resident_memory_bytes ${process.memoryUsage.rss()}`)

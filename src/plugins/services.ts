@@ -47,6 +47,7 @@ export default fp<ServicesOptions>(async (app, opts) => {
     revokeWindowS: opts.revokeWindowS,
     now,
     onOnline: (m, recipients) => hub.online(m, recipients),
+    ...(app.hasDecorator('beforeSend') && { beforeSend: (sender, m, original, recipients) => app.beforeSend.call(sender, m, original, recipients) }),
     ...(opts.onStored !== undefined && { onStored: opts.onStored }),
   })
   const hub = new EventHub({

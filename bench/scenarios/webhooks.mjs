@@ -1,0 +1,182 @@
+// Webhooks (CONTRACT §8), on a gateway of its own, with a fast local receiver (node:http in
+// the driver's process, answering 204 at once). One outbound POST costs about as much as a
+// send, so the load is at fixed rates (open loop):
+//   webhooks-keepup      sends at 40 % of the rate wrk reached with no webhook, for
+//                        BENCH_WEBHOOK_SECONDS (60), with no webhook and then with one
+//                        subscribed to everything. Targets: the oldest pending delivery under
+//                        5 s throughout, the backlog back to 0 within 10 s of the load's end,
+//                        send p99 ≤ 1.5× the same rate without webhooks.
+//   webhooks-highest     the same at 60 %, 80 %, 100 % of that rate (BENCH_DURATION each):
+//                        the highest at which deliveries keep up.
+//   webhooks-before-send wrk sends with a before-send hook answering {} at once, against
+//                        none. Target: ≥ 0.5×.
+import { createServer } from 'node:http'
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fmt } from '../lib/format.mjs'
+import { PEERS, SEND_BODY, sendPlan } from './common.mjs'
+
+const KEEPUP_SHARE = 0.4
+const OLDEST_MAX_S = 5
+const DRAIN_MAX_S = 10
+const P99_RATIO = 1.5
+const BEFORE_SEND_RATIO = 0.5
+const HIGHER_SHARES = [0.6, 0.8, 1.0]
+const ADMIN = 'administrator'
+
+/** The receiver: counts deliveries (distinct webhook-ids) and before-send calls; answers at once. */
+async function startReceiver () {
+  const seen = new Set()
+  let calls = 0
+  const server = createServer((req, res) => {
+    req.resume().on('end', () => {
+      if (req.url === '/before-send') {
+        calls++
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
+        return
+      }
+      seen.add(req.headers['webhook-id'])
+      res.writeHead(204).end()
+    })
+  })
+  server.keepAliveTimeout = 60_000
+  await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address()
+  return {
+    host: `127.0.0.1:${port}`,
+    url: (path) => `http://127.0.0.1:${port}${path}`,
+    delivered: () => seen.size,
+    calls: () => calls,
+    close: () => new Promise(resolve => { server.closeAllConnections(); server.close(resolve) }),
+  }
+}
+
+/** timgate_webhook_pending and timgate_webhook_oldest_pending_seconds from /metrics. */
+async function backlog (base) {
+  const text = await (await globalThis.fetch(`${base}/metrics`)).text()
+  const gauge = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
+  return { pending: gauge('timgate_webhook_pending'), oldest: gauge('timgate_webhook_oldest_pending_seconds') }
+}
+
+async function admin (ctx, base, method, path, body) {
+  const res = await globalThis.fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ctx.sign(ADMIN)}`, 'content-type': 'application/json' },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  })
+  const text = await res.text()
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`)
+  return text === '' ? undefined : JSON.parse(text)
+}
+
+const scenario = {
+  name: 'webhooks',
+  groups: ['webhooks', 'webhooks-keepup', 'webhooks-highest', 'webhooks-before-send'],
+  servers: [],
+  async run (ctx) {
+    const receiver = await startReceiver()
+    try {
+      await runWith(ctx, receiver)
+    } finally {
+      await receiver.close()
+    }
+  },
+}
+
+async function runWith (ctx, receiver) {
+  const seconds = ctx.knobs.webhookSeconds
+  const gateway = await ctx.startGateway('webhooks-gateway', { env: { TIM_RATE_LIMIT: '0', TIM_WEBHOOK_ALLOWED_HOSTS: receiver.host } })
+  const plan = sendPlan(PEERS)
+  const sig = ctx.sign('alice')
+  const request = (i) => ({ method: 'POST', path: `/conversations/c2c_${PEERS[i % PEERS.length]}/messages`, headers: { authorization: `Bearer ${sig}`, 'content-type': 'application/json' }, body: SEND_BODY })
+  const wrkRun = async (label) => {
+    await ctx.wrk(gateway, plan, ctx.knobs.connections, ctx.knobs.warmup)
+    const r = await ctx.wrk(gateway, plan, ctx.knobs.connections, ctx.knobs.duration)
+    const rps = (r.requests - r.status) / (r.duration_us / 1e6)
+    ctx.log(`  webhooks ${label.padEnd(26)} ${fmt(rps).padStart(7)} sends/s, p99 ${fmt(r.p99_us / 1000, 1)} ms${r.status > 0 ? `, ${r.status} non-2xx` : ''}`)
+    return { rps, valid: r.status === 0 }
+  }
+
+  // The ceiling with no webhook, then the fixed rate with none: the p99 to compare with.
+  const max = await wrkRun('send, no webhook (wrk)')
+  const rate = Math.max(1, Math.round(max.rps * KEEPUP_SHARE))
+  const bare = await ctx.paced({ base: gateway.base, rate, seconds, request })
+  ctx.log(`  webhooks send at ${rate}/s, no webhook: p99 ${fmt(bare.p99, 1)} ms`)
+
+  /** Sends at `r` a second for `s` seconds with the webhook subscribed, watching the backlog; then waits for it to drain. */
+  const keepUp = async (r, s) => {
+    const before = receiver.delivered()
+    let oldest = 0
+    let watching = true
+    const watcher = (async () => {
+      while (watching) {
+        oldest = Math.max(oldest, (await backlog(gateway.base)).oldest)
+        await sleep(500)
+      }
+    })()
+    const sent = await ctx.paced({ base: gateway.base, rate: r, seconds: s, request })
+    watching = false
+    await watcher
+    const stopped = performance.now()
+    let drained
+    while (performance.now() - stopped < 60_000) {
+      const b = await backlog(gateway.base)
+      oldest = Math.max(oldest, b.oldest)
+      if (b.pending === 0 && receiver.delivered() - before >= sent.ok) {
+        drained = (performance.now() - stopped) / 1000
+        break
+      }
+      await sleep(100)
+    }
+    const held = oldest < OLDEST_MAX_S && drained !== undefined && drained <= DRAIN_MAX_S
+    ctx.log(`  webhooks at ${r}/s for ${s} s: send p99 ${fmt(sent.p99, 1)} ms, oldest pending ${fmt(oldest, 0)} s, ` +
+      `backlog drained in ${drained === undefined ? '> 60' : fmt(drained, 1)} s, ${receiver.delivered() - before} of ${sent.ok} delivered${held ? '' : ' — does not keep up'}`)
+    return { sent, oldest, drained, held }
+  }
+
+  const hook = await admin(ctx, gateway.base, 'POST', '/webhooks', { url: receiver.url('/hook') })
+  const withHook = await keepUp(rate, seconds)
+  ctx.derive({
+    name: `webhooks-keepup (${rate}/s, ${seconds} s)`,
+    server: 'gateway',
+    value: withHook.sent.p99 / bare.p99,
+    shown: `send p99 ${fmt(withHook.sent.p99, 1)} vs ${fmt(bare.p99, 1)} ms without: ${(withHook.sent.p99 / bare.p99).toFixed(2)}×; ` +
+      `oldest pending ${fmt(withHook.oldest, 0)} s; drained in ${withHook.drained === undefined ? '> 60' : fmt(withHook.drained, 1)} s`,
+    target: `p99 ≤ ${P99_RATIO}×, oldest < ${OLDEST_MAX_S} s, drained ≤ ${DRAIN_MAX_S} s`,
+    met: withHook.held && withHook.sent.p99 <= P99_RATIO * bare.p99,
+    valid: bare.valid && withHook.sent.valid,
+  })
+
+  let highest = withHook.held ? rate : undefined
+  if (withHook.held) {
+    for (const share of HIGHER_SHARES) {
+      const r = Math.round(max.rps * share)
+      const run = await keepUp(r, ctx.knobs.duration)
+      if (!run.held || !run.sent.valid) break
+      highest = r
+    }
+  }
+  ctx.derive({
+    name: 'webhooks highest steady rate',
+    server: 'gateway',
+    value: highest ?? 0,
+    shown: `${highest === undefined ? `< ${rate}` : highest} sends/s with deliveries keeping up (${fmt(max.rps)} sends/s is the ceiling with none)`,
+    valid: true,
+  })
+
+  // Before send: the event webhook goes, a before-send hook answering {} comes.
+  await admin(ctx, gateway.base, 'DELETE', `/webhooks/${hook.id}`)
+  await admin(ctx, gateway.base, 'POST', '/webhooks', { url: receiver.url('/before-send'), event_types: ['before_send'] })
+  const screened = await wrkRun('send, before-send hook (wrk)')
+  ctx.derive({
+    name: 'webhooks-before-send',
+    server: 'gateway',
+    value: screened.rps / max.rps,
+    shown: `${fmt(screened.rps)} vs ${fmt(max.rps)} sends/s with no hook: ${(screened.rps / max.rps).toFixed(2)}×; ${receiver.calls()} calls`,
+    target: `≥ ${BEFORE_SEND_RATIO}×`,
+    met: screened.rps / max.rps >= BEFORE_SEND_RATIO,
+    valid: max.valid && screened.valid && receiver.calls() > 0,
+  })
+}
+
+export default scenario
