@@ -39,7 +39,8 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       throw Errors.tooManyStreams(STREAMS_PER_IDENTITY)
     }
     // The response is written by the stream itself, without Fastify's send: an idle stream
-    // then costs the connection and little else (bench: 10,000 idle streams).
+    // then costs the connection and little else (10,000 idle streams: +99 MB RSS, not +168).
+    // onSend hooks do not run for it: the headers of src/plugins/response-headers.ts are set here.
     reply.hijack()
     reply.raw.writeHead(200, {
       ...SECURITY_HEADERS,
