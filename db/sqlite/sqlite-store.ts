@@ -10,6 +10,7 @@ import { sqliteMessages } from './messages.js'
 import { sqliteGroups } from './groups.js'
 import { sqliteIdempotency } from './idempotency.js'
 import { sqliteEvents } from './events.js'
+import { sqliteConversations } from './conversations.js'
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url))
 
@@ -78,6 +79,7 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
     groups: sqliteGroups(db, write, messages.insertOne, events.appender, now),
     idempotency: sqliteIdempotency(db, write),
     events: events.store,
+    conversations: sqliteConversations(db, write, seqs, messages),
     async ping () {
       ping.get()
     },
