@@ -7,6 +7,7 @@ import { pgMessages } from './messages.js'
 import { pgGroups } from './groups.js'
 import { pgIdempotency } from './idempotency.js'
 import { pgEvents } from './events.js'
+import { pgConversations } from './conversations.js'
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url))
 const PROBE = statement('probe', 'INSERT INTO probes (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at')
@@ -68,6 +69,7 @@ export async function openPgStore (url: string, options: PgStoreOptions = {}): P
     groups: pgGroups(pool, events.appender, now),
     idempotency: pgIdempotency(pool),
     events: events.store,
+    conversations: pgConversations(pool, events.appender.committed, now),
     async ping () {
       await pool.query('SELECT 1')
     },
