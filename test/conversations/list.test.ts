@@ -181,6 +181,7 @@ t.test('when the list is walked with next_cursor while messages arrive, then no 
     g.tick()
   }
   await g.call('olive', 'POST', '/groups', { group_id: 'gw', group_member_array: ['walker'] })
+  for (const p of [peers[3]!, peers[7]!]) t.equal((await g.call('walker', 'PUT', `/conversations/c2c_${p}/pin`)).statusCode, 204)
   const seen: string[] = []
   let cursor: string | null = null
   let pages = 0
@@ -195,6 +196,7 @@ t.test('when the list is walked with next_cursor while messages arrive, then no 
     pages++
   } while (cursor !== null)
   t.equal(new Set(seen).size, seen.length, `no repeat: ${seen.join(',')}`)
+  t.same(seen.slice(0, 2), [peers[7], peers[3]], 'the pinned first, across pages')
   t.ok(seen.includes('gw'), 'groups are walked with the rest')
   const full = await page(g, 'walker', '?count=100')
   t.equal(full.conversations.length, 13)
