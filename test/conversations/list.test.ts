@@ -219,3 +219,17 @@ t.test('when count or cursor is not acceptable, then 400 6017', async t => {
   t.same(rest.conversations.map(c => c.conv_id), ['a'])
   t.equal(rest.next_cursor, null)
 })
+
+t.test('when a user writes to itself, sends online messages or batches, then its list says so without counting its own', async t => {
+  const g = await clocked(t)
+  await send(g, 'solo', 'c2c_solo', 'note to self')
+  t.equal((await g.call('solo', 'POST', '/conversations/c2c_bob/messages', text('live', { message_is_online_msg: true }))).statusCode, 200)
+  const batch = await g.call('solo', 'POST', '/messages/batch', { msg_batch_send_param_identifier_array: ['r1', 'r2'], msg_batch_send_param_msg: text('all') })
+  t.equal(batch.statusCode, 200)
+  const mine = await page(g, 'solo')
+  t.same(mine.conversations.map(c => [c.conv_id, c.conv_unread_num]).sort(), [['r1', 0], ['r2', 0], ['solo', 0]], 'no conversation from an online message')
+  t.same((await page(g, 'r1')).conversations.map(c => [c.conv_id, c.conv_unread_num]), [['solo', 1]])
+  t.same((await page(g, 'bob')).conversations, [], 'an online message is never stored')
+  t.equal((await g.call('solo', 'POST', '/conversations/c2c_solo/read', {})).statusCode, 204)
+  t.match(await one(g, 'solo', 'c2c_solo'), { conv_id: 'solo', conv_unread_num: 0, conv_last_msg: { message_is_from_self: true } })
+})
