@@ -128,6 +128,49 @@ export interface MessageStore {
   clearFor (convKey: string, userId: string): Promise<void>
 }
 
+/** A place in a user's conversation list: pinned first, then the newest activity, then the key (all descending). */
+export interface ConversationPosition { pinned: boolean, activeTime: number, convKey: string }
+
+/** One conversation as one user sees it in its list. */
+export interface ConversationEntry extends ConversationPosition {
+  /** The other user of a C2C thread (the user itself in a thread with itself); null for a group. */
+  peer: string | null
+  isGroup: boolean
+  /** Others' sent messages after the user's read point (and after it joined or cleared), not revoked, not deleted by it. */
+  unread: number
+  /** The newest message the user sees in its history (not deleted by it), if any. */
+  last: StoredMessage | undefined
+  /** The user's read point, and the peer's (C2C): what the last message's read flags need. */
+  read: HistoryPosition | undefined
+  peerRead: HistoryPosition | undefined
+}
+
+/**
+ * The conversation list (CONTRACT §9). A user has a row per conversation: a C2C thread from
+ * its first message (its own saved ones included), a group while it is a member. Rows are
+ * kept by the other ports' writes (a C2C message touches its two users' rows; a group
+ * message only its sender's, never every member's): this port reads them and changes what
+ * is the user's own (pin, delete, read all).
+ */
+export interface ConversationStore {
+  /** The user's listed conversations in list order, strictly after `after` (from the top without). */
+  list (userId: string, after: ConversationPosition | undefined, limit: number): Promise<ConversationEntry[]>
+  /** One conversation as the user sees it, listed or not; without a row (no message yet, not a member): nothing pinned, nothing unread. */
+  get (userId: string, conv: ConvRef): Promise<ConversationEntry>
+  /** The sum of the user's unread counts. */
+  totalUnread (userId: string): Promise<number>
+  /** Moves every read point of the user to its conversation's newest message (a C2C move is a `read_receipt` event, as in markRead). */
+  markAllRead (userId: string): Promise<void>
+  /** Pins or unpins; false (nothing written) for a group the user is not a member of. A C2C thread may be pinned before its first message. */
+  setPinned (userId: string, conv: ConvRef, pinned: boolean): Promise<boolean>
+  /**
+   * Takes the conversation off the user's list until its next message, unpinned, and deletes
+   * its history for the user (as MessageStore.clearFor); false (nothing written) for a group
+   * the user is not a member of.
+   */
+  remove (userId: string, conv: ConvRef): Promise<boolean>
+}
+
 export const EventType = { Message: 1, Revoke: 2, ReadReceipt: 3, Membership: 9 } as const
 export type EventType = typeof EventType[keyof typeof EventType]
 
@@ -315,6 +358,7 @@ export interface Store {
   readonly idempotency: IdempotencyStore
   readonly events: EventStore
   readonly webhooks: WebhookStore
+  readonly conversations: ConversationStore
   /** Liveness: resolves when the database answers. */
   ping (): Promise<void>
   /** A small real write: resolves when the database can take one (its disk has room). */

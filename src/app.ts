@@ -27,6 +27,7 @@ import systemRoutes from '../routes/system.js'
 import mediaRoutes from '../routes/media.js'
 import downloadRoutes from '../routes/downloads.js'
 import eventRoutes from '../routes/events.js'
+import conversationRoutes from '../routes/conversations.js'
 import events from './plugins/events.js'
 import webhooks from './plugins/webhooks.js'
 import webhookRoutes from '../routes/webhooks.js'
@@ -103,6 +104,7 @@ export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: B
     dataDir: config.dataDir,
     revokeWindowS: config.revokeWindowS,
     mediaMaxBytes: config.mediaMaxBytes,
+    secretKey: config.secretKey,
     onStored: (n: number) => app.metrics.messagesStored(n),
     ...(now !== undefined && { now }),
   })
@@ -114,6 +116,6 @@ export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: B
     maxBytes: config.mediaMaxBytes,
     ...(dispatcher !== undefined && { dispatcher }),
   })
-  for (const routes of [systemRoutes, messageRoutes, batchRoutes, groupRoutes, mediaRoutes, downloadRoutes, eventRoutes, webhookRoutes]) await app.register(routes)
+  for (const routes of [systemRoutes, messageRoutes, batchRoutes, groupRoutes, mediaRoutes, downloadRoutes, eventRoutes, webhookRoutes, conversationRoutes]) await app.register(routes)
   return app
 }

@@ -32,6 +32,7 @@ export function readKnobs (defaults = {}, env = process.env) {
     hogConcurrency: raw('BENCH_HOG_CONCURRENCY', '8,48').split(',').map(Number), // starvation: the hog's imports in flight
     lightRate: num('BENCH_LIGHT_RATE', 100), // starvation: light requests a second from the other identities
     webhookSeconds: num('BENCH_WEBHOOK_SECONDS', 60), // webhooks: the fixed-rate run at 40 % of the ceiling
+    convListSize: num('BENCH_CONV_LIST', 10000), // conversations: the large list's conversations (the small one has 100)
     // PostgreSQL scenarios
     pgUrl: raw('BENCH_PG_URL', 'postgres://postgres@127.0.0.1:5432/test'),
     pool: num('BENCH_POOL', 10), // the gateway's TIM_PG_POOL_SIZE and the naive server's pool

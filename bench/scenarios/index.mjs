@@ -18,9 +18,10 @@ import singleDownload from './single-download.mjs'
 import starvation from './starvation.mjs'
 import events from './events.mjs'
 import webhooks from './webhooks.mjs'
+import conversations from './conversations.mjs'
 
 /** `npm run bench`: the gateway on SQLite. */
-export const sqlite = [sendC2c, sendGroup, find, read, importMessages, batch, revoke, downloadStored, downloadProxied, history, starvation, events, webhooks]
+export const sqlite = [sendC2c, sendGroup, find, read, importMessages, batch, revoke, downloadStored, downloadProxied, history, starvation, events, webhooks, conversations]
 
 /** `npm run bench:pg`: the gateway on PostgreSQL. */
 export const pg = [pgSend, pgHistory, pgImport, pgBatch]

@@ -22,6 +22,14 @@ const sql = {
     VALUES ($1, $2, $3, (SELECT coalesce(max(joined_at), 0) + 1 FROM group_members WHERE conv_key = $1))
     ON CONFLICT (conv_key, user_id) DO UPDATE SET role = excluded.role`),
   removeMember: statement('remove_member', 'DELETE FROM group_members WHERE conv_key = $1 AND user_id = $2'),
+  /**
+   * Members' rows of the conversation list, after the tips message took the group's lock:
+   * what the group held when they joined is not unread.
+   */
+  joinRows: statement('join_rows', `INSERT INTO user_conversations (user_id, conv_key, is_group, active_time, floor)
+    SELECT u, $1::text, true, $3::bigint, coalesce((SELECT tally FROM conversations WHERE conv_key = $1::text), 0) FROM unnest($2::text[]) AS u
+    ORDER BY u ON CONFLICT DO NOTHING`),
+  leaveRow: statement('leave_row', 'DELETE FROM user_conversations WHERE user_id = $2 AND conv_key = $1'),
   getGroup: statement('get_group', `SELECT g.group_id, g.group_name, g.owner, m.user_id, m.role
     FROM groups g LEFT JOIN group_members m ON m.conv_key = g.conv_key
     WHERE g.conv_key = $1 ORDER BY m.joined_at, m.user_id`),
@@ -39,6 +47,7 @@ export function pgGroups (pool: pg.Pool, events: PgEventAppender, now: () => num
         const at = now()
         for (const [userId, role] of members) await events.membership(client, key, userId, role, at)
         if (tips !== undefined) await insertWith(client, [tips], events)
+        await run(client, sql.joinRows, [key, [...members.keys()], at])
         return true
       }).finally(events.committed)
     },
@@ -65,11 +74,15 @@ export function pgGroups (pool: pg.Pool, events: PgEventAppender, now: () => num
         if (change.role === null) {
           await insertWith(client, [tips], events)
           await run(client, sql.removeMember, [key, change.userId])
+          await run(client, sql.leaveRow, [key, change.userId])
         } else {
           await run(client, sql.setMember, [key, change.userId, change.role])
         }
         await events.membership(client, key, change.userId, change.role, tips.serverTime)
-        if (change.role !== null) await insertWith(client, [tips], events)
+        if (change.role !== null) {
+          await insertWith(client, [tips], events)
+          await run(client, sql.joinRows, [key, [change.userId], tips.serverTime])
+        }
         return true
       }).finally(events.committed)
     },

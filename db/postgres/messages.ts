@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { EventType, historyBounds, Origin, type MessageStore, type NewMessage, type StoredMessage } from '../store.js'
+import { EventType, historyBounds, Origin, type HistoryPosition, type MessageStore, type NewMessage, type StoredMessage } from '../store.js'
 import { contentJson, rowToMessage as toMessage, type MessageRow as Row } from '../rows.js'
 import { retrying, run, statement, transaction, type Queryable } from './pool.js'
 import { groupCommit } from './group-commit.js'
@@ -31,6 +31,32 @@ const range = `m.conv_key = $1 AND (m.server_time, m.seq, m.id) > ($3::bigint, $
   AND m.id > coalesce((SELECT c.up_to_id FROM clears c WHERE c.conv_key = $1 AND c.user_id = $2), 0)
   AND NOT EXISTS (SELECT 1 FROM deletions d WHERE d.conv_key = $1 AND d.user_id = $2 AND d.message_id = m.id)`
 
+/** What a C2C message does to its users' rows: listed again, their activity, the sender's count. */
+const C2C_CONFLICT = `ON CONFLICT (user_id, conv_key) DO UPDATE SET listed = true,
+  active_time = greatest(u.active_time, excluded.active_time), sent = u.sent + excluded.sent`
+
+/** A change a stored message makes to one user's row of the conversation list. */
+interface RowChange { key: string, user: string, peer: string | null, group: boolean, time: number, sent: number, unhide: boolean }
+
+/**
+ * The rows a message changes: a shared C2C message both users' (listed again, their
+ * activity, the sender's count), a shared group message its sender's count alone (never
+ * every member's), a saved message its owner's.
+ */
+function rowChanges (m: NewMessage, time: number): RowChange[] {
+  const key = m.conv.key
+  const users = m.conv.users
+  const countable = m.owner === null && m.origin === Origin.Sent
+  if (m.owner !== null) {
+    const peer = users === undefined ? null : users[0] === m.owner ? users[1] : users[0]
+    return [{ key, user: m.owner, peer, group: users === undefined, time, sent: 0, unhide: true }]
+  }
+  if (users === undefined) return countable ? [{ key, user: m.sender, peer: null, group: true, time: 0, sent: 1, unhide: false }] : []
+  const [a, b] = users
+  const row = (user: string, peer: string): RowChange => ({ key, user, peer, group: false, time, sent: countable && m.sender === user ? 1 : 0, unhide: false })
+  return a === b ? [row(a, b)] : [row(a, b), row(b, a)]
+}
+
 const sql = {
   /**
    * One message, one statement: the conversation's row is upserted (+1 for a shared
@@ -38,29 +64,49 @@ const sql = {
    * statement commits, so concurrent senders on any replica line up behind it.
    */
   insertOne: statement('insert_one', `WITH c AS (
-      INSERT INTO conversations AS c (conv_key, last_seq, last_time, user_a, user_b)
-      VALUES ($1, $2::bigint, CASE WHEN $2::bigint = 1 THEN $5::bigint ELSE 0 END, $13::text, $14::text)
-      ON CONFLICT (conv_key) DO UPDATE SET last_seq = c.last_seq + excluded.last_seq, last_time = greatest(c.last_time, excluded.last_time)
-      RETURNING c.last_seq, c.last_time),
+      INSERT INTO conversations AS c (conv_key, last_seq, last_time, user_a, user_b, tally, active_time)
+      VALUES ($1, $2::bigint, CASE WHEN $2::bigint = 1 THEN $5::bigint ELSE 0 END, $13::text, $14::text, $16::bigint,
+        CASE WHEN $2::bigint = 1 THEN $5::bigint ELSE 0 END)
+      ON CONFLICT (conv_key) DO UPDATE SET last_seq = c.last_seq + excluded.last_seq, last_time = greatest(c.last_time, excluded.last_time),
+        tally = c.tally + excluded.tally, active_time = greatest(c.active_time, excluded.active_time)
+      RETURNING c.last_seq, c.last_time, c.tally),
     m AS (
-      INSERT INTO messages (conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content)
+      INSERT INTO messages (conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content, tally)
       SELECT $1::text, CASE WHEN $2::bigint = 1 THEN c.last_seq ELSE 0 END, $3::text, $4::text,
         CASE WHEN $2::bigint = 1 THEN c.last_time ELSE $5::bigint END, $6::bigint,
-        $7::bigint, $8::integer, $9::integer, $10::integer, $11::text
+        $7::bigint, $8::integer, $9::integer, $10::integer, $11::text, CASE WHEN $2::bigint = 1 THEN c.tally ELSE 0 END
       FROM c
       RETURNING id, seq, server_time),
     r AS (INSERT INTO message_refs (conv_key, ref, message_id) SELECT $1::text, ref, m.id FROM m, unnest($12::bytea[]) AS ref),
-    e AS (INSERT INTO events (type, conv_key, message_id, at) SELECT ${EventType.Message}, $1::text, m.id, m.server_time FROM m WHERE $15::boolean)
+    e AS (INSERT INTO events (type, conv_key, message_id, at) SELECT ${EventType.Message}, $1::text, m.id, m.server_time FROM m WHERE $15::boolean),
+    u AS (INSERT INTO user_conversations AS u (user_id, conv_key, is_group, peer, listed, active_time, sent)
+      SELECT y.user_id, $1::text, false, y.peer, true, m.server_time, y.n FROM m, unnest($17::text[], $18::text[], $19::bigint[]) AS y(user_id, peer, n)
+      ${C2C_CONFLICT}),
+    g AS (UPDATE user_conversations AS u SET sent = u.sent + $21::bigint, active_time = greatest(u.active_time, $22::bigint),
+        hidden_seq = CASE WHEN $23::boolean THEN NULL ELSE u.hidden_seq END
+      FROM m WHERE u.user_id = $20::text AND u.conv_key = $1::text)
     SELECT id, seq, server_time FROM m`),
+  /** Users' C2C rows, locked in key and user order ($1 keys, $2 users, $3 peers, $4 times, $5 sent counts). */
+  upsertC2cRows: statement('upsert_c2c_rows', `INSERT INTO user_conversations AS u (user_id, conv_key, is_group, peer, listed, active_time, sent)
+    SELECT x.user_id, x.k, false, x.peer, true, x.t, x.n FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS x(k, user_id, peer, t, n)
+    ORDER BY x.k, x.user_id
+    ${C2C_CONFLICT}`),
+  /** Group rows of their members ($1 keys, $2 users, $3 times, $4 sent counts, $5 unhide). */
+  updateGroupRows: statement('update_group_rows', `UPDATE user_conversations AS u SET sent = u.sent + x.n, active_time = greatest(u.active_time, x.t),
+      hidden_seq = CASE WHEN x.unhide THEN NULL ELSE u.hidden_seq END
+    FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::boolean[]) AS x(k, user_id, t, n, unhide)
+    WHERE u.user_id = x.user_id AND u.conv_key = x.k`),
   /** Locks conversations in key order (the one order of every writer: no deadlock), creating missing ones. */
   lockConversations: statement('lock_conversations', `INSERT INTO conversations AS c (conv_key, last_seq, user_a, user_b)
     SELECT k, 0, a, b FROM unnest($1::text[], $2::text[], $3::text[]) AS k(k, a, b) ORDER BY k COLLATE "C"
     ON CONFLICT (conv_key) DO UPDATE SET last_seq = c.last_seq
-    RETURNING c.conv_key, c.last_seq, c.last_time`),
+    RETURNING c.conv_key, c.last_seq, c.last_time, c.tally`),
   /** One conversation's row, locked (when it exists: else it holds no message yet). */
   lockConversation: statement('lock_conversation', 'SELECT 1 FROM conversations WHERE conv_key = $1 FOR UPDATE'),
-  setLastSeqs: statement('set_last_seqs', `UPDATE conversations AS c SET last_seq = v.last_seq, last_time = v.last_time
-    FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(conv_key, last_seq, last_time) WHERE c.conv_key = v.conv_key`),
+  setLastSeqs: statement('set_last_seqs', `UPDATE conversations AS c SET last_seq = v.last_seq, last_time = v.last_time,
+      tally = v.tally, active_time = greatest(c.active_time, v.active_time)
+    FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS v(conv_key, last_seq, last_time, tally, active_time)
+    WHERE c.conv_key = v.conv_key`),
   /** The stored imports among (conv_key, sender, time, rand) candidates, each as its sender sees it; i is 1-based. */
   findImported: statement('find_imported', `SELECT k.i, ${columns('k.sender')}
     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS k(conv_key, sender, t, r, i)
@@ -68,9 +114,9 @@ const sql = {
       AND m.origin = ${Origin.Imported}`),
   nextIds: statement('next_ids', 'SELECT nextval(\'message_ids\') AS id FROM generate_series(1, $1::integer)'),
   insertMany: statement('insert_many', `INSERT INTO messages
-      (id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content)
+      (id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content, tally)
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
-      $8::bigint[], $9::integer[], $10::integer[], $11::integer[], $12::text[])`),
+      $8::bigint[], $9::integer[], $10::integer[], $11::integer[], $12::text[], $13::bigint[])`),
   insertRefs: statement('insert_refs', `INSERT INTO message_refs (conv_key, ref, message_id)
     SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[]) ON CONFLICT DO NOTHING`),
 
@@ -103,20 +149,48 @@ const sql = {
         OR (c.user_a IS NULL AND ($3::boolean OR EXISTS (
           SELECT 1 FROM group_members gm WHERE gm.conv_key = r.conv_key AND gm.user_id = $2))))))
       ORDER BY r.message_id DESC LIMIT 1)`),
-  /** The read point moves only forward, also when two replicas race; with $7, a move is a read receipt. */
-  markRead: statement('mark_read', `WITH r AS (
-      INSERT INTO read_points AS r (conv_key, user_id, server_time, seq, id) VALUES ($1, $2, $3, $4, $5)
+  /**
+   * Read points of one user ($2) moved forward, never back, also when two replicas race
+   * ($1 keys, $3-$5 positions, $6 whether a move is a read receipt, $7 now). Each move sets
+   * the user's floor (migration 011): the tally of the newest sent or server-made message at
+   * or before the point, and how many of the countable messages up to it were the user's
+   * own: the user's `sent` as this statement's snapshot saw it, less its own past the floor,
+   * both from one snapshot (a concurrent send of its own updates `sent` alone).
+   */
+  markRead: statement('mark_read', `WITH x AS (SELECT * FROM unnest($1::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::boolean[]) AS x(conv_key, t, s, i, receipt)),
+    r AS (
+      INSERT INTO read_points AS r (conv_key, user_id, server_time, seq, id) SELECT x.conv_key, $2::text, x.t, x.s, x.i FROM x ORDER BY x.conv_key
       ON CONFLICT (conv_key, user_id) DO UPDATE SET server_time = excluded.server_time, seq = excluded.seq, id = excluded.id
-      WHERE (excluded.server_time, excluded.seq, excluded.id) > (r.server_time, r.seq, r.id) RETURNING 1)
-    INSERT INTO events (type, conv_key, message_id, actor, at) SELECT ${EventType.ReadReceipt}, $1, $5, $2, $6 FROM r WHERE $7::boolean`),
+      WHERE (excluded.server_time, excluded.seq, excluded.id) > (r.server_time, r.seq, r.id) RETURNING r.conv_key, r.server_time, r.seq, r.id),
+    f AS (SELECT r.*, coalesce((SELECT m.tally FROM messages m WHERE m.conv_key = r.conv_key AND (m.server_time, m.seq, m.id) <= (r.server_time, r.seq, r.id)
+        AND m.owner IS NULL AND m.origin IN (${Origin.Sent}, ${Origin.Server}) ORDER BY m.server_time DESC, m.seq DESC, m.id DESC LIMIT 1), 0) AS floor,
+      coalesce((SELECT c.last_time FROM conversations c WHERE c.conv_key = r.conv_key), 0) AS last_time FROM r),
+    o AS (SELECT f.*, (SELECT count(*) FROM messages m WHERE m.conv_key = f.conv_key AND (m.server_time, m.seq, m.id) > (f.server_time, f.seq, f.id)
+        AND m.owner IS NULL AND m.origin = ${Origin.Sent} AND m.sender = $2::text AND m.tally > f.floor) AS own,
+      (SELECT uc.sent FROM user_conversations uc WHERE uc.user_id = $2::text AND uc.conv_key = f.conv_key) AS sent FROM f),
+    u AS (UPDATE user_conversations AS u SET floor_sent = CASE WHEN o.floor > u.floor THEN o.sent - o.own ELSE u.floor_sent END,
+        floor = greatest(u.floor, o.floor),
+        ahead_from = CASE WHEN o.server_time > o.last_time THEN o.last_time ELSE 0 END,
+        ahead_to = CASE WHEN o.server_time > o.last_time THEN o.server_time ELSE 0 END
+      FROM o WHERE u.user_id = $2::text AND u.conv_key = o.conv_key)
+    INSERT INTO events (type, conv_key, message_id, actor, at)
+    SELECT ${EventType.ReadReceipt}, r.conv_key, r.id, $2::text, $7::bigint FROM r JOIN x ON x.conv_key = r.conv_key WHERE x.receipt ORDER BY r.conv_key`),
   readPoint: statement('read_point', 'SELECT server_time, seq, id FROM read_points WHERE conv_key = $1 AND user_id = $2'),
   readPoints: statement('read_points_of', 'SELECT conv_key, user_id, server_time, seq, id FROM read_points WHERE conv_key = ANY($1::text[])'),
   sharedMany: statement('shared_many', `SELECT ${pageColumns} FROM unnest($1::text[], $2::bigint[]) AS r(conv_key, id)
     JOIN messages m ON m.conv_key = r.conv_key AND m.id = r.id WHERE m.owner IS NULL`),
   deleteFor: statement('delete_for', 'INSERT INTO deletions (conv_key, user_id, message_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING'),
-  clearFor: statement('clear_for', `INSERT INTO clears AS c (conv_key, user_id, up_to_id)
-    SELECT $1::text, $2::text, coalesce(max(id), 0) FROM messages WHERE conv_key = $1::text
-    ON CONFLICT (conv_key, user_id) DO UPDATE SET up_to_id = greatest(c.up_to_id, excluded.up_to_id)`),
+  /**
+   * Under the conversation's lock: everything it holds is deleted for the user, so nothing of
+   * it counts any more (the floor goes to the conversation's tally), and the user's one by
+   * one deletions it covers say nothing more.
+   */
+  clearFor: statement('clear_for', `WITH c AS (INSERT INTO clears AS c (conv_key, user_id, up_to_id)
+      SELECT $1::text, $2::text, coalesce(max(id), 0) FROM messages WHERE conv_key = $1::text
+      ON CONFLICT (conv_key, user_id) DO UPDATE SET up_to_id = greatest(c.up_to_id, excluded.up_to_id) RETURNING c.up_to_id),
+    f AS (UPDATE user_conversations SET floor = greatest(floor, coalesce((SELECT tally FROM conversations WHERE conv_key = $1::text), 0)), floor_sent = sent
+      WHERE user_id = $2::text AND conv_key = $1::text)
+    DELETE FROM deletions WHERE conv_key = $1::text AND user_id = $2::text AND message_id <= (SELECT up_to_id FROM c)`),
 } as const
 
 /** Free client text that PostgreSQL text cannot hold (U+0000), as the UTF-8 bytea it is kept as. */
@@ -133,6 +207,29 @@ const stored = (m: NewMessage, id: number, seq: number, serverTime: number): Sto
   status: m.status, origin: m.origin, revoker: null, deleted: false, content: m.content,
 })
 
+/** The users' rows of the conversation list that stored messages change, one write per user and conversation. */
+async function writeRows (db: Queryable, changes: RowChange[]): Promise<void> {
+  const byRow = new Map<string, RowChange>()
+  for (const c of changes) {
+    const id = `${c.key}\n${c.user}`
+    const was = byRow.get(id)
+    if (was === undefined) byRow.set(id, { ...c })
+    else {
+      was.time = Math.max(was.time, c.time)
+      was.sent += c.sent
+      was.unhide ||= c.unhide
+    }
+  }
+  const all = [...byRow.values()]
+  const c2c = all.filter(c => !c.group)
+  const groups = all.filter(c => c.group)
+  if (c2c.length > 0) await run(db, sql.upsertC2cRows, [c2c.map(c => c.key), c2c.map(c => c.user), c2c.map(c => c.peer), c2c.map(c => c.time), c2c.map(c => c.sent)])
+  if (groups.length > 0) {
+    await run(db, sql.updateGroupRows, [groups.map(c => c.key), groups.map(c => c.user), groups.map(c => c.unhide ? c.time : 0),
+      groups.map(c => c.sent), groups.map(c => c.unhide)])
+  }
+}
+
 /**
  * Stores messages on `db` (the pool for one plain message, else a transaction's client).
  * Each conversation's row in `conversations` is locked before anything is read or
@@ -145,18 +242,27 @@ export async function insertWith (db: Queryable, messages: NewMessage[], events:
   if (only === undefined) return []
   if (messages.length === 1 && only.origin !== Origin.Imported) {
     // One statement: the seq's row lock is held until it commits.
+    // Row changes whose time the statement gives (m.server_time); a group's one change, its own.
+    const changes = rowChanges(only, 0)
+    const c2c = changes.filter(c => !c.group)
+    const g = changes.find(c => c.group)
     const { rows: [row] } = await run<{ id: number, seq: number, server_time: number }>(db, sql.insertOne, [
       only.conv.key, only.owner === null ? 1 : 0, only.sender, only.owner, only.serverTime, only.clientTime,
       only.rand, only.status, only.origin, only.elemMask, contentJson(only.content), only.refs.map(bytes),
-      only.conv.users?.[0] ?? null, only.conv.users?.[1] ?? null, only.event])
+      only.conv.users?.[0] ?? null, only.conv.users?.[1] ?? null, only.event,
+      only.owner === null && only.origin === Origin.Sent ? 1 : 0,
+      c2c.map(c => c.user), c2c.map(c => c.peer), c2c.map(c => c.sent),
+      g?.user ?? null, g?.sent ?? 0, g?.unhide === true ? only.serverTime : 0, g?.unhide ?? false])
     return [stored(only, row!.id, row!.seq, row!.server_time)]
   }
   const convs = [...new Map(messages.map(m => [m.conv.key, m.conv])).values()]
-  const { rows: locked } = await run<{ conv_key: string, last_seq: number, last_time: number }>(db, sql.lockConversations, [
+  const { rows: locked } = await run<{ conv_key: string, last_seq: number, last_time: number, tally: number }>(db, sql.lockConversations, [
     convs.map(c => c.key), convs.map(c => c.users?.[0] ?? null), convs.map(c => c.users?.[1] ?? null)])
   const before = new Map(locked.map(r => [r.conv_key, r.last_seq]))
   const lastSeq = new Map(before)
   const lastTime = new Map(locked.map(r => [r.conv_key, r.last_time]))
+  const tally = new Map(locked.map(r => [r.conv_key, r.tally]))
+  const activeTime = new Map(locked.map(r => [r.conv_key, 0]))
 
   const out: Array<StoredMessage | undefined> = messages.map(() => undefined)
   const imports = messages.flatMap((m, at) => m.origin === Origin.Imported ? [{ m, at }] : [])
@@ -166,7 +272,7 @@ export async function insertWith (db: Queryable, messages: NewMessage[], events:
     for (const row of rows) out[imports[row.i - 1]!.at] = toMessage(row)
   }
 
-  const created: Array<{ at: number, seq: number, serverTime: number }> = []
+  const created: Array<{ at: number, seq: number, serverTime: number, tally: number }> = []
   const twins: Array<{ at: number, of: number }> = []
   const firstImport = new Map<string, number>()
   messages.forEach((m, at) => {
@@ -179,6 +285,7 @@ export async function insertWith (db: Queryable, messages: NewMessage[], events:
     }
     let seq = 0
     let serverTime = m.serverTime
+    let counted = 0
     if (m.owner === null) {
       seq = lastSeq.get(m.conv.key)! + 1
       lastSeq.set(m.conv.key, seq)
@@ -187,8 +294,11 @@ export async function insertWith (db: Queryable, messages: NewMessage[], events:
         serverTime = Math.max(serverTime, lastTime.get(m.conv.key)!)
         lastTime.set(m.conv.key, serverTime)
       }
+      counted = tally.get(m.conv.key)! + (m.origin === Origin.Sent ? 1 : 0)
+      tally.set(m.conv.key, counted)
+      activeTime.set(m.conv.key, Math.max(activeTime.get(m.conv.key)!, serverTime))
     }
-    created.push({ at, seq, serverTime })
+    created.push({ at, seq, serverTime, tally: counted })
   })
   if (created.length > 0) {
     const { rows } = await run<{ id: number }>(db, sql.nextIds, [created.length])
@@ -199,15 +309,36 @@ export async function insertWith (db: Queryable, messages: NewMessage[], events:
       news.map(m => m.id), news.map(m => m.convKey), news.map(m => m.seq), news.map(m => m.sender),
       news.map(m => m.owner), news.map(m => m.serverTime), news.map(m => m.clientTime), news.map(m => m.rand),
       news.map(m => m.status), news.map(m => m.origin), news.map((_, i) => messages[created[i]!.at]!.elemMask),
-      news.map(m => contentJson(m.content))])
+      news.map(m => contentJson(m.content)), created.map(c => c.tally)])
     const refs = created.flatMap(({ at }, i) => messages[at]!.refs.map(ref => [news[i]!.convKey, bytes(ref), news[i]!.id] as const))
     if (refs.length > 0) await run(db, sql.insertRefs, [refs.map(r => r[0]), refs.map(r => r[1]), refs.map(r => r[2])])
     await events.messages(db, news.filter((_, i) => messages[created[i]!.at]!.event).map(m => ({ convKey: m.convKey, messageId: m.id, at: m.serverTime })))
     const advanced = convs.map(c => c.key).filter(k => lastSeq.get(k) !== before.get(k))
-    if (advanced.length > 0) await run(db, sql.setLastSeqs, [advanced, advanced.map(k => lastSeq.get(k)!), advanced.map(k => lastTime.get(k)!)])
+    if (advanced.length > 0) {
+      await run(db, sql.setLastSeqs, [advanced, advanced.map(k => lastSeq.get(k)!), advanced.map(k => lastTime.get(k)!),
+        advanced.map(k => tally.get(k)!), advanced.map(k => activeTime.get(k)!)])
+    }
+    await writeRows(db, created.flatMap(({ at, serverTime }) => rowChanges(messages[at]!, serverTime)))
   }
   for (const { at, of } of twins) out[at] = asRead(out[of]!)
   return out as StoredMessage[]
+}
+
+/**
+ * Deletes a conversation's history for a user, in a transaction: after the conversation's
+ * lock, every message stored before is committed and visible, and every later one gets a
+ * greater id (and a greater tally).
+ */
+export async function clearWith (client: Queryable, convKey: string, userId: string): Promise<void> {
+  await run(client, sql.lockConversation, [convKey])
+  await run(client, sql.clearFor, [convKey, userId])
+}
+
+/** Moves read points of one user (MessageStore.markRead, several at once); a race lost to another writer runs again. */
+export async function markReads (pool: pg.Pool, userId: string, moves: ReadonlyArray<{ convKey: string, to: HistoryPosition, receipt: boolean }>, at: number): Promise<void> {
+  if (moves.length === 0) return
+  await retrying(() => run(pool, sql.markRead, [moves.map(m => m.convKey), userId, moves.map(m => m.to.serverTime), moves.map(m => m.to.seq),
+    moves.map(m => m.to.id), moves.map(m => m.receipt), at]))
 }
 
 export function pgMessages (pool: pg.Pool, poolSize: number, events: PgEventAppender, now: () => number): MessageStore {
@@ -258,8 +389,8 @@ export function pgMessages (pool: pg.Pool, poolSize: number, events: PgEventAppe
       return one(sql.byRef, [bytes(ref), viewer, anyGroup])
     },
     async markRead (convKey, userId, to, receipt) {
-      const { rowCount } = await run(pool, sql.markRead, [convKey, userId, to.serverTime, to.seq, to.id, now(), receipt])
-      if ((rowCount ?? 0) > 0) events.committed()
+      await markReads(pool, userId, [{ convKey, to, receipt }], now())
+      if (receipt) events.committed()
     },
     async readPoint (convKey, userId) {
       const { rows: [row] } = await run<{ server_time: number, seq: number, id: number }>(pool, sql.readPoint, [convKey, userId])
@@ -281,8 +412,7 @@ export function pgMessages (pool: pg.Pool, poolSize: number, events: PgEventAppe
       await transaction(pool, async client => {
         // After the conversation's lock, every message stored before this call is committed
         // and visible, and every later one gets a greater id.
-        await run(client, sql.lockConversation, [convKey])
-        await run(client, sql.clearFor, [convKey, userId])
+        await clearWith(client, convKey, userId)
       })
     },
   }

@@ -8,6 +8,7 @@ import { pgGroups } from './groups.js'
 import { pgIdempotency } from './idempotency.js'
 import { pgEvents } from './events.js'
 import { pgWebhooks } from './webhooks.js'
+import { pgConversations } from './conversations.js'
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url))
 const PROBE = statement('probe', 'INSERT INTO probes (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at')
@@ -70,6 +71,7 @@ export async function openPgStore (url: string, options: PgStoreOptions = {}): P
     idempotency: pgIdempotency(pool),
     events: events.store,
     webhooks: pgWebhooks(pool),
+    conversations: pgConversations(pool, events.appender.committed, now),
     async ping () {
       await pool.query('SELECT 1')
     },

@@ -15,6 +15,11 @@ export function sqliteGroups (db: Database, write: Write, insertOne: (m: NewMess
      ON CONFLICT (conv_key, user_id) DO UPDATE SET role = excluded.role`)
   const roleOf = db.prepare<[string, string], { role: number }>('SELECT role FROM group_members WHERE conv_key = ? AND user_id = ?')
   const removeMember = db.prepare('DELETE FROM group_members WHERE conv_key = ? AND user_id = ?')
+  // A member's row of the conversation list: what the group held when it joined is not unread.
+  const joinRow = db.prepare<[string, string, number, string]>(
+    `INSERT INTO user_conversations (user_id, conv_key, is_group, active_time, floor)
+     VALUES (?, ?, 1, ?, coalesce((SELECT tally FROM conversations WHERE conv_key = ?), 0)) ON CONFLICT DO NOTHING`)
+  const leaveRow = db.prepare('DELETE FROM user_conversations WHERE user_id = ? AND conv_key = ?')
 
   return {
     async create (key, group, tips) {
@@ -23,6 +28,7 @@ export function sqliteGroups (db: Database, write: Write, insertOne: (m: NewMess
         if (insertGroup.run(key, group.groupId, group.name, group.owner, at).changes === 0) return false
         for (const m of group.members) {
           setMember.run({ key, userId: m.userId, role: m.role })
+          joinRow.run(m.userId, key, at, key)
           events.membership(key, m.userId, m.role, at)
         }
         if (tips !== undefined) insertOne(tips)
@@ -48,9 +54,11 @@ export function sqliteGroups (db: Database, write: Write, insertOne: (m: NewMess
         if (role === null) {
           insertOne(tips)
           removeMember.run(key, userId)
+          leaveRow.run(userId, key)
           events.membership(key, userId, null, tips.serverTime)
         } else {
           setMember.run({ key, userId, role })
+          joinRow.run(userId, key, tips.serverTime, key)
           events.membership(key, userId, role, tips.serverTime)
           insertOne(tips)
         }

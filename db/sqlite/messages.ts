@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3'
-import { EventType, historyBounds, Origin, type MessageStore, type NewMessage, type StoredMessage } from '../store.js'
+import { EventType, historyBounds, Origin, type HistoryPosition, type MessageStore, type NewMessage, type StoredMessage } from '../store.js'
 import { contentJson, rowToMessage as toMessage, type MessageRow as Row } from '../rows.js'
 import type { Write } from './group-commit.js'
 import type { Seqs } from './seqs.js'
@@ -18,12 +18,16 @@ export interface SqliteMessages {
   store: MessageStore
   /** Stores one message inside the running write. */
   insertOne (m: NewMessage): StoredMessage
+  /** Moves a read point inside the running write (MessageStore.markRead). */
+  moveRead (convKey: string, userId: string, to: HistoryPosition, receipt: boolean): void
+  /** Deletes the conversation's history for the user inside the running write (MessageStore.clearFor). */
+  clear (convKey: string, userId: string): void
 }
 
 export function sqliteMessages (db: Database, write: Write, seqs: Seqs, events: EventAppender, now: () => number): SqliteMessages {
   const insert = db.prepare<unknown[]>(
-    'INSERT INTO messages (conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content) ' +
-    'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+    'INSERT INTO messages (conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content, tally) ' +
+    'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
   const insertRef = db.prepare<[string, string, number]>('INSERT OR IGNORE INTO message_refs (ref, conv_key, message_id) VALUES (?, ?, ?)')
   // Answered from the messages_import index alone; the row is read only for a re-import.
   const imported = db.prepare<[string, string, number, number], { id: number }>(
@@ -58,6 +62,26 @@ export function sqliteMessages (db: Database, write: Write, seqs: Seqs, events: 
      ON CONFLICT (conv_key, user_id) DO UPDATE SET server_time = excluded.server_time, seq = excluded.seq, id = excluded.id
      WHERE (excluded.server_time, excluded.seq, excluded.id) > (read_points.server_time, read_points.seq, read_points.id)
      RETURNING id`)
+  // The read point as a tally: that of the newest sent or server-made message at or before
+  // it (their history order is seq order, so that many countable messages lie at or before it).
+  const floorAt = db.prepare<{ convKey: string, t: number, s: number, i: number }, { tally: number }>(
+    `SELECT tally FROM messages INDEXED BY messages_history WHERE conv_key = @convKey AND (server_time, seq, id) <= (@t, @s, @i)
+     AND owner IS NULL AND origin IN (${Origin.Sent}, ${Origin.Server}) ORDER BY server_time DESC, seq DESC, id DESC LIMIT 1`)
+  // The reader's own countable messages past that tally: all after the read point.
+  const ownAfter = db.prepare<{ convKey: string, userId: string, t: number, s: number, i: number, floor: number }, { n: number }>(
+    `SELECT count(*) AS n FROM messages INDEXED BY messages_history WHERE conv_key = @convKey AND (server_time, seq, id) > (@t, @s, @i)
+     AND owner IS NULL AND origin = ${Origin.Sent} AND sender = @userId AND tally > @floor`)
+  // SET reads the row as it was: floor_sent's CASE sees the old floor.
+  const setFloor = db.prepare<{ convKey: string, userId: string, floor: number, own: number, aheadFrom: number, aheadTo: number }>(
+    `UPDATE user_conversations SET floor_sent = CASE WHEN @floor > floor THEN sent - @own ELSE floor_sent END, floor = max(floor, @floor),
+       ahead_from = @aheadFrom, ahead_to = @aheadTo
+     WHERE user_id = @userId AND conv_key = @convKey`)
+  const clearFloor = db.prepare<{ convKey: string, userId: string, tally: number }>(
+    'UPDATE user_conversations SET floor = max(floor, @tally), floor_sent = sent WHERE user_id = @userId AND conv_key = @convKey')
+  // One by one deletions that a "delete all" covers say nothing more.
+  const pruneDeletions = db.prepare<{ convKey: string, userId: string }>(
+    `DELETE FROM deletions WHERE conv_key = @convKey AND user_id = @userId
+     AND message_id <= (SELECT up_to_id FROM clears WHERE conv_key = @convKey AND user_id = @userId)`)
   const readPoint = db.prepare<[string, string], { server_time: number, seq: number, id: number }>(
     'SELECT server_time, seq, id FROM read_points WHERE conv_key = ? AND user_id = ?')
   const readPoints = db.prepare<[string], { user_id: string, server_time: number, seq: number, id: number }>(
@@ -81,6 +105,45 @@ export function sqliteMessages (db: Database, write: Write, seqs: Seqs, events: 
 
   const one = (row: Row | undefined) => row === undefined ? undefined : toMessage(row)
 
+  /**
+   * The users' rows a message changes: a shared C2C message both users' (listed again, their
+   * activity, the sender's count), a shared group message its sender's count alone, a saved
+   * message its owner's.
+   */
+  const touchRows = (m: NewMessage, time: number, countable: boolean) => {
+    const key = m.conv.key
+    const users = m.conv.users
+    if (m.owner !== null) {
+      const peer = users === undefined ? null : users[0] === m.owner ? users[1] : users[0]
+      seqs.touch(m.owner, key, { group: users === undefined, peer, time, sent: 0, unhide: true })
+    } else if (users !== undefined) {
+      const [a, b] = users
+      seqs.touch(a, key, { group: false, peer: b, time, sent: countable && m.sender === a ? 1 : 0, unhide: false })
+      if (b !== a) seqs.touch(b, key, { group: false, peer: a, time, sent: countable && m.sender === b ? 1 : 0, unhide: false })
+    } else if (countable) {
+      seqs.touch(m.sender, key, { group: true, peer: null, time: 0, sent: 1, unhide: false })
+    }
+  }
+
+  const moveRead = (convKey: string, userId: string, to: HistoryPosition, receipt: boolean): void => {
+    const at = { convKey, t: to.serverTime, s: to.seq, i: to.id }
+    if (markRead.get({ ...at, userId }) === undefined) return
+    const floor = floorAt.get(at)?.tally ?? 0
+    // A read point dated ahead of every sent message (an import from the near future): what
+    // is sent until that time lies before it, and is read (counted off by `ahead_*`).
+    const last = seqs.head(convKey).time
+    const ahead = to.serverTime > last
+    const own = ownAfter.get({ ...at, userId, floor })!.n
+    setFloor.run({ convKey, userId, floor, own, aheadFrom: ahead ? last : 0, aheadTo: ahead ? to.serverTime : 0 })
+    if (receipt) events.append(EventType.ReadReceipt, convKey, to.id, now(), userId)
+  }
+
+  const clear = (convKey: string, userId: string): void => {
+    clearFor.run(convKey, userId, convKey)
+    clearFloor.run({ convKey, userId, tally: seqs.head(convKey).tally })
+    pruneDeletions.run({ convKey, userId })
+  }
+
   const insertOne = (m: NewMessage): StoredMessage => {
     const convKey = m.conv.key
     if (m.origin === Origin.Imported) {
@@ -89,9 +152,16 @@ export function sqliteMessages (db: Database, write: Write, seqs: Seqs, events: 
     }
     let seq = 0
     let serverTime = m.serverTime
-    if (m.owner === null && m.origin !== Origin.Imported) ({ seq, time: serverTime } = seqs.next(m.conv, m.serverTime))
-    else if (m.owner === null) seq = seqs.next(m.conv, null).seq
-    const id = Number(insert.run(convKey, seq, m.sender, m.owner, serverTime, m.clientTime, m.rand, m.status, m.origin, m.elemMask, contentJson(m.content)).lastInsertRowid)
+    let tally = 0
+    const countable = m.owner === null && m.origin === Origin.Sent
+    if (m.owner === null) {
+      const next = seqs.next(m.conv, m.origin === Origin.Imported ? null : m.serverTime, m.serverTime, countable)
+      seq = next.seq
+      tally = next.tally
+      if (m.origin !== Origin.Imported) serverTime = next.time
+    }
+    touchRows(m, serverTime, countable)
+    const id = Number(insert.run(convKey, seq, m.sender, m.owner, serverTime, m.clientTime, m.rand, m.status, m.origin, m.elemMask, contentJson(m.content), tally).lastInsertRowid)
     for (const ref of m.refs) insertRef.run(ref, convKey, id)
     if (m.event) events.append(EventType.Message, convKey, id, serverTime)
     // Field by field: a spread of `m` here cost as much as the INSERT.
@@ -148,10 +218,7 @@ export function sqliteMessages (db: Database, write: Write, seqs: Seqs, events: 
       return one(byRef.get({ ref, viewer, anyGroup: anyGroup ? 1 : 0 }))
     },
     async markRead (convKey, userId, to, receipt) {
-      await write(() => {
-        const moved = markRead.get({ convKey, userId, t: to.serverTime, s: to.seq, i: to.id }) !== undefined
-        if (moved && receipt) events.append(EventType.ReadReceipt, convKey, to.id, now(), userId)
-      })
+      await write(() => moveRead(convKey, userId, to, receipt))
     },
     async readPoint (convKey, userId) {
       const row = readPoint.get(convKey, userId)
@@ -172,8 +239,8 @@ export function sqliteMessages (db: Database, write: Write, seqs: Seqs, events: 
       await write(() => deleteFor.run(convKey, userId, messageId))
     },
     async clearFor (convKey, userId) {
-      await write(() => clearFor.run(convKey, userId, convKey))
+      await write(() => clear(convKey, userId))
     },
   }
-  return { store, insertOne }
+  return { store, insertOne, moveRead, clear }
 }

@@ -1,13 +1,32 @@
 import type { Database } from 'better-sqlite3'
 import type { ConvRef } from '../store.js'
 
+/** What a stored message changes in one user's row of the conversation list (user_conversations). */
+export interface RowChange {
+  /** A C2C row is created when missing and listed again; a group row (the user is a member) only updated. */
+  group: boolean
+  /** C2C: the other user. */
+  peer: string | null
+  /** Its activity reaches this server time (0: unchanged). */
+  time: number
+  /** Countable messages the user sent. */
+  sent: number
+  /** A group row deleted by the user comes back (its own saved message). */
+  unhide: boolean
+}
+
 export interface Seqs {
   /**
-   * The next seq of a conversation, and the server time a sent message gets: never below
-   * the last sent one's, so that (time, seq) keeps commit order. An import keeps its own
-   * time (null here) and leaves the conversation's last time as it is.
+   * The next seq of a conversation, the server time a sent message gets (never below the
+   * last sent one's, so that (time, seq) keeps commit order) and the conversation's tally
+   * with it (`countable`: a sent message counts). An import keeps its own time (`time`
+   * null, its time `at`) and leaves the conversation's last time as it is.
    */
-  next (conv: ConvRef, time: number | null): { seq: number, time: number }
+  next (conv: ConvRef, time: number | null, at: number, countable: boolean): { seq: number, time: number, tally: number }
+  /** The conversation's last seq, last time and tally as this write sees them (zeros: no message yet). */
+  head (convKey: string): { seq: number, time: number, tally: number }
+  /** Records a change of one user's row, written when the write ends. */
+  touch (userId: string, convKey: string, change: RowChange): void
   /** Runs a write with the counting below, writing the counts back before it returns. */
   within<T> (run: () => T): T
 }
@@ -15,35 +34,70 @@ export interface Seqs {
 /**
  * Seqs handed out by the running write: a conversation's row is upserted for its first
  * message and counted in memory for the rest (a 1000-message import: one upsert, not
- * 1000), then written back by `within` before the write's transaction commits. The store
+ * 1000), then written back by `within` before the write's transaction commits; the users'
+ * rows of the conversation list likewise (one upsert per user and conversation). The store
  * runs every write inside `within`, so that any write may insert messages.
  */
 export function seqCounter (db: Database): Seqs {
-  const upsert = db.prepare<{ key: string, time: number | null, a: string | null, b: string | null }, { last_seq: number, last_time: number }>(
-    `INSERT INTO conversations (conv_key, last_seq, last_time, user_a, user_b) VALUES (@key, 1, coalesce(@time, 0), @a, @b)
-     ON CONFLICT (conv_key) DO UPDATE SET last_seq = last_seq + 1, last_time = max(last_time, coalesce(@time, last_time))
-     RETURNING last_seq, last_time`)
-  const setSeq = db.prepare<[number, number, string]>('UPDATE conversations SET last_seq = ?, last_time = ? WHERE conv_key = ?')
-  const counted = new Map<string, { seq: number, time: number, dirty: boolean }>()
+  const upsert = db.prepare<{ key: string, time: number | null, at: number, n: number, a: string | null, b: string | null }, { last_seq: number, last_time: number, tally: number }>(
+    `INSERT INTO conversations (conv_key, last_seq, last_time, user_a, user_b, tally, active_time) VALUES (@key, 1, coalesce(@time, 0), @a, @b, @n, @at)
+     ON CONFLICT (conv_key) DO UPDATE SET last_seq = last_seq + 1, last_time = max(last_time, coalesce(@time, last_time)),
+       tally = tally + @n, active_time = max(active_time, @at)
+     RETURNING last_seq, last_time, tally`)
+  const setSeq = db.prepare<[number, number, number, number, string]>('UPDATE conversations SET last_seq = ?, last_time = ?, tally = ?, active_time = max(active_time, ?) WHERE conv_key = ?')
+  const readHead = db.prepare<[string], { last_seq: number, last_time: number, tally: number }>('SELECT last_seq, last_time, tally FROM conversations WHERE conv_key = ?')
+  const upsertC2c = db.prepare<{ user: string, key: string, peer: string | null, time: number, sent: number }>(
+    `INSERT INTO user_conversations (user_id, conv_key, is_group, peer, listed, active_time, sent) VALUES (@user, @key, 0, @peer, 1, @time, @sent)
+     ON CONFLICT (user_id, conv_key) DO UPDATE SET listed = 1, active_time = max(active_time, excluded.active_time), sent = sent + excluded.sent`)
+  const updateGroup = db.prepare<{ user: string, key: string, time: number, sent: number, unhide: number }>(
+    `UPDATE user_conversations SET active_time = max(active_time, @time), sent = sent + @sent,
+       hidden_seq = CASE WHEN @unhide = 1 THEN NULL ELSE hidden_seq END
+     WHERE user_id = @user AND conv_key = @key`)
+  const counted = new Map<string, { seq: number, time: number, tally: number, active: number, dirty: boolean }>()
+  const rows = new Map<string, { user: string, key: string, change: RowChange }>()
 
   return {
-    next (conv, time) {
+    next (conv, time, at, countable) {
+      const n = countable ? 1 : 0
       const c = counted.get(conv.key)
       if (c === undefined) {
-        const row = upsert.get({ key: conv.key, time, a: conv.users?.[0] ?? null, b: conv.users?.[1] ?? null })!
-        counted.set(conv.key, { seq: row.last_seq, time: row.last_time, dirty: false })
-        return { seq: row.last_seq, time: row.last_time }
+        const row = upsert.get({ key: conv.key, time, at, n, a: conv.users?.[0] ?? null, b: conv.users?.[1] ?? null })!
+        counted.set(conv.key, { seq: row.last_seq, time: row.last_time, tally: row.tally, active: 0, dirty: false })
+        return { seq: row.last_seq, time: row.last_time, tally: row.tally }
       }
       c.seq += 1
       if (time !== null) c.time = Math.max(c.time, time)
+      c.tally += n
+      c.active = Math.max(c.active, at)
       c.dirty = true
-      return { seq: c.seq, time: c.time }
+      return { seq: c.seq, time: c.time, tally: c.tally }
+    },
+    head (convKey) {
+      const c = counted.get(convKey)
+      if (c !== undefined) return { seq: c.seq, time: c.time, tally: c.tally }
+      const row = readHead.get(convKey)
+      return { seq: row?.last_seq ?? 0, time: row?.last_time ?? 0, tally: row?.tally ?? 0 }
+    },
+    touch (user, key, change) {
+      const id = `${user}\n${key}`
+      const was = rows.get(id)
+      if (was === undefined) return void rows.set(id, { user, key, change: { ...change } })
+      was.change.time = Math.max(was.change.time, change.time)
+      was.change.sent += change.sent
+      was.change.unhide ||= change.unhide
     },
     within (run) {
       counted.clear()
+      rows.clear()
       const result = run()
-      for (const [key, c] of counted) if (c.dirty) setSeq.run(c.seq, c.time, key)
+      for (const [key, c] of counted) if (c.dirty) setSeq.run(c.seq, c.time, c.tally, c.active, key)
+      // In key order, as PostgreSQL locks them (the same rows, the same order everywhere).
+      for (const { user, key, change } of [...rows.values()].sort((x, y) => x.key < y.key ? -1 : x.key > y.key ? 1 : x.user < y.user ? -1 : 1)) {
+        if (change.group) updateGroup.run({ user, key, time: change.time, sent: change.sent, unhide: change.unhide ? 1 : 0 })
+        else upsertC2c.run({ user, key, peer: change.peer, time: change.time, sent: change.sent })
+      }
       counted.clear()
+      rows.clear()
       return result
     },
   }

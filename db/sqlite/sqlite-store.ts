@@ -11,6 +11,7 @@ import { sqliteGroups } from './groups.js'
 import { sqliteIdempotency } from './idempotency.js'
 import { sqliteEvents } from './events.js'
 import { sqliteWebhooks } from './webhooks.js'
+import { sqliteConversations } from './conversations.js'
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url))
 
@@ -80,6 +81,7 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
     idempotency: sqliteIdempotency(db, write),
     events: events.store,
     webhooks: sqliteWebhooks(db, write),
+    conversations: sqliteConversations(db, write, seqs, messages),
     async ping () {
       ping.get()
     },

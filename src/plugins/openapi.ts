@@ -41,6 +41,7 @@ export default fp(async (app) => {
       info: { title: 'timgate', version: '0.1.0', description },
       tags: [
         { name: 'messages', description: 'The TIMMsg* interfaces' },
+        { name: 'conversations', description: 'The conversation list: unread counts, last messages, pins (CONTRACT §9)' },
         { name: 'groups', description: 'Minimal group management: membership makes group conversations real' },
         { name: 'media', description: 'Uploads for media elements, and downloads of element content (TIMMsgDownloadElemToPath)' },
         { name: 'events', description: 'What comes out on its own: the event stream (the SDK\'s receive callbacks)' },

@@ -7,10 +7,12 @@ import { DownloadService } from '../media/download.js'
 import { IdempotencyKeys } from '../idempotency/keys.js'
 import { msgIdsIn } from '../messages/recorded.js'
 import { EventHub } from '../events/hub.js'
+import { ConversationService } from '../conversations/service.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     messages: MessageService
+    conversations: ConversationService
     groups: GroupService
     /** Uploaded media under <dataDir>/media (POST /media). */
     uploads: UploadStore
@@ -26,6 +28,8 @@ export interface ServicesOptions {
   revokeWindowS: number
   /** TIM_MEDIA_MAX_BYTES: the largest upload that is not an image or a sound. */
   mediaMaxBytes: number
+  /** The gateway's secret key (conversation list cursors are signed with a key derived from it). */
+  secretKey: string
   /** Unix seconds now, for tests of time rules. */
   now?: () => number
   onStored?: (count: number) => void
@@ -60,6 +64,7 @@ export default fp<ServicesOptions>(async (app, opts) => {
   app.decorate('idempotency', idempotency)
   app.decorate('uploads', uploads)
   app.decorate('messages', messages)
+  app.decorate('conversations', new ConversationService({ store: app.store.conversations, messages, secret: opts.secretKey }))
   app.decorate('groups', new GroupService(app.store.groups, messages))
   app.decorate('downloads', new DownloadService(messages, app.store.messages, uploads))
 }, { name: 'timgate-services', dependencies: ['timgate-store'] })
