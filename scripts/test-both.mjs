@@ -41,6 +41,7 @@ const STORE_INDEPENDENT = new Map([
   ['test/docs.test.ts', 'the generated parts of docs/ against the error catalogue'],
   ['test/startup.test.ts', 'server processes that stop on a bad HOST, PORT or DATABASE_URL before serving; its DATABASE_URL cases name their own'],
   ['test/pressure/heavy.test.ts', 'heavy requests admitted or refused in a hook, on their headers, before the body or any store is reached'],
+  ['test/media/sniff.test.ts', 'the kind of an upload from its first bytes or ?content_type=; uploads live in the data dir, not the store'],
   ['test/media/slow-origin.test.ts', 'the remote fetcher cutting slow origins, and download slots'],
 ])
 

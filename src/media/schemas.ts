@@ -18,12 +18,23 @@ export const UploadParams = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 64, description: 'an upload id from POST /media' }),
 })
 
-/** The bytes of any type, as a request or response body. */
-const bytes = { '*/*': { schema: Type.String({ contentMediaType: 'application/octet-stream', description: 'the bytes' }) } }
+/** One media type, parameters allowed, multipart not (its parts are never read). */
+export const MEDIA_TYPE = /^(?!multipart\/)[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;.*)?$/i
 
-// POST /media: the bytes as the whole body, of any Content-Type. The schema documents it
-// and is never applied: no request has the media type `*/*` it is keyed by.
-export const UploadBody = { content: bytes }
+export const UploadQuery = Type.Object({
+  content_type: Opt(Type.String({
+    pattern: MEDIA_TYPE.source,
+    description: 'the file\'s Content-Type, for a client that can only send application/octet-stream or `*/*`; ignored beside any other Content-Type',
+    examples: ['image/png'],
+  })),
+})
+
+const binary = Type.String({ format: 'binary', description: 'the bytes' })
+/**
+ * The bytes of a download: the upload's own Content-Type, or the remote server's. Declared
+ * under the kinds elements carry, so that a generated client reads them as binary.
+ */
+const bytes = Object.fromEntries(['image/*', 'audio/*', 'video/*', 'application/octet-stream', '*/*'].map(type => [type, { schema: binary }]))
 
 /** Request headers a download honours. */
 export const DownloadHeaders = Type.Object({
