@@ -87,6 +87,6 @@ t.test('when a sniffed upload is over the limit of the kind its bytes show, then
     duplex: 'half',
   } as RequestInit)
   t.equal(streamed.status, 413, 'streamed: found while reading')
-  const declaredSmall = await http('alice', '/media', { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': '2000' }, body: bytes(2000) })
+  const declaredSmall = await http('alice', '/media', { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': '2000' }, body: new Uint8Array(bytes(2000)) })
   t.equal(declaredSmall.status, 413, 'a declared length over the kind\'s limit, once the kind is known')
 })
