@@ -88,7 +88,7 @@ const op = (path: string, method: string) => committed.paths[path]?.[method] as 
 
 t.test('when the document is read, then shared shapes are named components, used by $ref, and no request refuses unknown keys', async t => {
   const schemas = committed.components.schemas
-  for (const name of ['Message', 'NewMessage', 'TimedMessage', 'Elem', 'TextElem', 'ImageElem', 'SoundElem', 'CustomElem', 'FileElem', 'FaceElem', 'LocationElem', 'VideoElem', 'MergeElem', 'GroupTipsElem', 'MsgLocator', 'AnchorMessage', 'Error', 'Upload', 'EventEnvelope', 'MessageReceipt']) {
+  for (const name of ['Message', 'NewMessage', 'TimedMessage', 'Elem', 'TextElem', 'ImageElem', 'SoundElem', 'CustomElem', 'FileElem', 'FaceElem', 'LocationElem', 'VideoElem', 'MergeElem', 'GroupTipsElem', 'MsgLocator', 'AnchorMessage', 'ErrorBody', 'Upload', 'EventEnvelope', 'MessageReceipt']) {
     t.ok(schemas[name] !== undefined, `components.schemas.${name}`)
   }
   const elems = schemas.Elem?.oneOf ?? []

@@ -30,8 +30,13 @@ const closed = { additionalProperties: false } as const
 /** Every element type a client may send, with its number (TIMElemType). */
 export const ElemType = { Text: 0, Image: 1, Sound: 2, Custom: 3, File: 4, GroupTips: 5, Face: 6, Location: 7, GroupReport: 8, Video: 9, FriendChange: 10, ProfileChange: 11, Merge: 12 } as const
 
-/** elem_type of one element type: an integer const (a Literal would say `number`, a union member too many for generators). */
-const ElemTypeConst = <N extends number>(type: N, description: string) => Type.Unsafe<N>({ type: 'integer', const: type, description }) as TUnsafe<N> & { const: N }
+/**
+ * elem_type of one element type: an integer const (a Literal says `number`, which adds a
+ * union member in some generators), and the same as a one-value enum for generators that
+ * read no `const` (openapi-typescript-codegen).
+ */
+const ElemTypeConst = <N extends number>(type: N, description: string) =>
+  Type.Unsafe<N>({ type: 'integer', const: type, enum: [type], description }) as TUnsafe<N> & { const: N }
 
 const elem = <P extends Record<string, TSchema>>(type: number, title: string, props: P) =>
   Type.Object({ elem_type: ElemTypeConst(type, `${type} = ${title}`), ...props }, { ...closed, title })
@@ -371,4 +376,4 @@ export const ConversationParams = Type.Object({
 export const ErrorBody = Type.Object({
   code: Type.Integer({ description: 'TIM error code (never 0)' }),
   desc: Type.String({ description: 'what was wrong' }),
-}, { title: 'Error' })
+}, { title: 'ErrorBody', description: 'A TIM error, as TIMCommCallback(code, desc) gives it' })

@@ -92,6 +92,18 @@ function documentOperation (op: Json): void {
   if (facts?.optionalBody === true && isObject(op.requestBody)) op.requestBody.required = false
   for (const [status, response] of Object.entries(op.responses as Record<string, Json>)) {
     response.headers = { ...responseHeaders(status), ...(response.headers as Json | undefined) }
+    withoutUseDescriptions(response)
+  }
+  if (isObject(op.requestBody)) withoutUseDescriptions(op.requestBody)
+}
+
+/**
+ * A titled body schema's description at a use (`{ ...ErrorBody, description }`) is the
+ * response's or the request body's, which already carry it: the component keeps its own.
+ */
+function withoutUseDescriptions (bodyOrResponse: Json): void {
+  for (const media of Object.values((bodyOrResponse.content ?? {}) as Record<string, Json>)) {
+    if (isObject(media.schema) && typeof media.schema.title === 'string') delete media.schema.description
   }
 }
 
@@ -115,8 +127,7 @@ interface Lifting {
 
 /**
  * Replaces every titled schema under `node` by a $ref to `components[title]`, innermost
- * first, adding the component the first time. A use's own description stays with its
- * parent (the response, the parameter), as the component has its own.
+ * first, adding the component the first time, with the description all its uses agree on.
  */
 function lift (node: unknown, l: Lifting): unknown {
   if (Array.isArray(node)) return node.map(n => lift(n, l))
@@ -137,7 +148,11 @@ function lift (node: unknown, l: Lifting): unknown {
   if (known === undefined) {
     l.shapes.set(title, shape)
     l.components[title] = lifted
-  } else if (known !== shape) {
+  } else if (known === shape) {
+    // Uses that describe it differently: the component says none of them.
+    const component = l.components[title]
+    if (component !== undefined && component.description !== lifted.description) delete component.description
+  } else {
     throw new Error(`OpenAPI: two different schemas are titled "${title}": give one of them another title\n${known}\n${shape}`)
   }
   return ref('schemas', title)
