@@ -52,3 +52,8 @@ t.test('when a route is documented, then its config gives the facts and an uploa
   t.same(Object.keys(upload.schema.body.content), ['application/octet-stream', '*/*'])
   t.match(upload.schema.body.content['application/octet-stream'], { schema: { type: 'string', format: 'binary' } })
 })
+
+t.test('when a schema was added with app.addSchema, then it stays a component, opened like the rest', async t => {
+  const doc = documentObject({ ...generated({ get: { responses: { 200: { description: 'ok', ...json({ $ref: '#/components/schemas/Pre' }) } } } }), components: { schemas: { Pre: { type: 'object', additionalProperties: false } } } }, none) as { components: { schemas: Record<string, object> } }
+  t.same(doc.components.schemas.Pre, { type: 'object' })
+})

@@ -181,11 +181,13 @@ export function documentObject (generated: Json, { documentedAs, include }: Docu
   const included = structuredClone(include)
   opened(included)
   lift(included, lifting)
-  opened(schemas)
   const components = (doc.components ?? {}) as Json
+  // Schemas added with app.addSchema ($id) are there already, under their $id.
+  const all = { ...(components.schemas as Json | undefined), ...schemas }
+  opened(all)
   doc.components = {
     ...components,
-    schemas: Object.fromEntries(Object.entries({ ...(components.schemas as Json | undefined), ...schemas }).sort(([a], [b]) => a.localeCompare(b))),
+    schemas: Object.fromEntries(Object.entries(all).sort(([a], [b]) => a.localeCompare(b))),
     parameters,
     headers,
   }
