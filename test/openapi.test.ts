@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
+import { Ajv2020 } from 'ajv/dist/2020.js'
 import openapiTS, { astToString, COMMENT_HEADER, type OpenAPI3 } from 'openapi-typescript'
 import { generateOpenApi, OPENAPI_FILE } from '../scripts/openapi.js'
 import { catalogue } from '../src/errors.js'
@@ -178,6 +179,42 @@ t.test('when /docs is opened, then it is titled timgate API and its "Try it out"
   }
 })
 
+t.test('when every element type, a group tip, a revoke and an error are answered, then the answers conform to the document\'s schemas', async t => {
+  const { app, as } = await build(t)
+  const ajv = new Ajv2020({ strict: false, allErrors: true, validateSchema: false })
+  ajv.addSchema({ ...committed, $id: 'timgate' })
+  const conforms = (name: string, value: unknown, what: string) => {
+    const validate = ajv.getSchema(`timgate#/components/schemas/${name}`)
+    t.ok(validate?.(value), `${what} is a ${name}: ${JSON.stringify(validate?.errors?.slice(0, 3) ?? [])}`)
+  }
+  const elems = [
+    { elem_type: 0, text_elem_content: 't' },
+    { elem_type: 1, image_elem_orig_url: 'https://cdn.example/a.png', image_elem_level: 1, image_elem_orig_pic_width: 10 },
+    { elem_type: 2, sound_elem_file_size: 10, sound_elem_file_time: 3, sound_elem_url: 'https://cdn.example/a.mp3' },
+    { elem_type: 3, custom_elem_data: '{"k":1}', custom_elem_desc: 'd' },
+    { elem_type: 4, file_elem_file_name: 'a.pdf', file_elem_file_size: 100, file_elem_url: 'https://cdn.example/a.pdf' },
+    { elem_type: 6, face_elem_index: 3 },
+    { elem_type: 7, location_elem_longitude: -180, location_elem_latitude: 90, location_elem_desc: 'edge' },
+    { elem_type: 9, video_elem_video_type: 'mp4', video_elem_video_size: 1, video_elem_video_duration: 2, video_elem_video_url: 'https://cdn.example/v.mp4' },
+    { elem_type: 12, merge_elem_title: 't', merge_elem_abstract_array: ['a'], merge_elem_compatible_text: 'c', merge_elem_message_array: [{ message_elem_array: [{ elem_type: 0, text_elem_content: 'x' }] }] },
+  ]
+  const user1 = as('user1')
+  const sent = await app.inject({ method: 'POST', url: '/conversations/c2c_user2/messages', headers: user1, payload: { message_elem_array: elems } })
+  t.equal(sent.statusCode, 200, sent.body)
+  conforms('Message', sent.json(), 'a sent message with every element type')
+  const group = await app.inject({ method: 'POST', url: '/groups', headers: user1, payload: { group_id: 'g1', group_member_array: ['user2'] } })
+  conforms('Group', group.json(), 'a new group')
+  const tips = await app.inject({ method: 'GET', url: '/conversations/group_g1/messages', headers: user1 })
+  t.ok((tips.json() as Message[]).some(m => m.message_elem_array.some(e => e.elem_type === 5)), 'a group tip is listed')
+  for (const m of tips.json() as Message[]) conforms('Message', m, 'a listed group message')
+  const revoked = await app.inject({ method: 'POST', url: '/conversations/c2c_user2/revoke', headers: user1, payload: sent.json() })
+  conforms('Message', revoked.json(), 'a tombstone')
+  const upload = await app.inject({ method: 'POST', url: '/media', headers: user1, payload: Buffer.from('bytes') })
+  conforms('Upload', upload.json(), 'an upload')
+  conforms('ErrorBody', (await app.inject({ method: 'GET', url: '/conversations/bad/messages', headers: user1 })).json(), 'an error')
+  t.notOk(ajv.getSchema('timgate#/components/schemas/Elem')?.({ elem_type: 0 }), 'the check can fail: a text element without its text is no Elem')
+})
+
 const generatedDir = fileURLToPath(new URL('generated/', import.meta.url))
 const tscBin = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url))
 
@@ -221,6 +258,7 @@ export async function uploadDownload (baseUrl: string, authorization: string, fi
 }
 `
 
+interface Message { message_elem_array: Array<{ elem_type: number }> }
 interface SentMessage { message_msg_id: string, message_seq: number, message_rand: number, message_server_time: number, message_elem_array: unknown[] }
 interface SdkCheck {
   uploadDownload (baseUrl: string, authorization: string, file: Blob): Promise<{ contentType: string, bytes: Uint8Array }>
