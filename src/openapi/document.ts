@@ -68,6 +68,7 @@ const headers = {
   RequestId: { description: 'the request id: the caller\'s own `x-request-id` when it is 1-128 of `[A-Za-z0-9_.:@-]`, else a new UUID; the logs carry it', schema: { type: 'string' } },
   RetryAfter: { description: 'seconds to wait before trying again', schema: { type: 'integer', minimum: 0 } },
   ContentRange: { description: '206: `bytes first-last/size`; 416: `bytes */size`', schema: { type: 'string' } },
+  IdempotentReplayed: { description: '`true` when this is the first response again, for a repeated Idempotency-Key', schema: { type: 'string', enum: ['true'] } },
 }
 
 /** The response headers each status carries. */
@@ -91,7 +92,8 @@ function documentOperation (op: Json): void {
   if (params.length > 0) op.parameters = params
   if (facts?.optionalBody === true && isObject(op.requestBody)) op.requestBody.required = false
   for (const [status, response] of Object.entries(op.responses as Record<string, Json>)) {
-    response.headers = { ...responseHeaders(status), ...(response.headers as Json | undefined) }
+    const replayed = facts?.idempotent === true && /^2/.test(status) ? { 'idempotent-replayed': ref('headers', 'IdempotentReplayed') } : {}
+    response.headers = { ...responseHeaders(status), ...replayed, ...(response.headers as Json | undefined) }
     withoutUseDescriptions(response)
   }
   if (isObject(op.requestBody)) withoutUseDescriptions(op.requestBody)
