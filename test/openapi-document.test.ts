@@ -26,6 +26,17 @@ t.test('when uses of one title describe it differently, then the component keeps
   t.equal(doc.components.schemas.Same?.description, 'same')
 })
 
+t.test('when a titled schema is a whole body, then its description there counts only without nested uses, and only when the bodies agree', async t => {
+  const body = (title: string, description: string) => json({ type: 'object', title, description })
+  const doc = documentObject(generated({
+    post: { ...facts(), requestBody: body('Agreed', 'mine'), responses: { 200: { description: 'a', ...body('Agreed', 'mine') }, 400: { description: 'b', ...body('Split', 'one') }, 401: { description: 'c', ...body('Split', 'two') } } },
+    put: { ...facts(), requestBody: body('Nested', 'the body\'s'), responses: { 200: { description: 'ok', ...json({ type: 'array', items: { type: 'object', title: 'Nested', description: 'its own' } }) } } },
+  }), none) as { components: { schemas: Record<string, { description?: string }> } }
+  t.equal(doc.components.schemas.Agreed?.description, 'mine')
+  t.equal(doc.components.schemas.Split?.description, undefined)
+  t.equal(doc.components.schemas.Nested?.description, 'its own')
+})
+
 t.test('when the route facts are applied, then headers, optional bodies and additionalProperties follow them', async t => {
   const doc = documentObject(generated({
     post: { ...facts({ idempotent: true, secured: true, optionalBody: true }), requestBody: { required: true, ...json({ type: 'object', additionalProperties: false }) }, responses: { 429: { description: 'slow down' } } },

@@ -99,13 +99,19 @@ function documentOperation (op: Json): void {
   if (isObject(op.requestBody)) withoutUseDescriptions(op.requestBody)
 }
 
+/** Where a whole body's description waits while the components are made (see lift). */
+const BODY_DESCRIPTION = 'x-timgate-body-description'
+
 /**
- * A titled body schema's description at a use (`{ ...ErrorBody, description }`) is the
- * response's or the request body's, which already carry it: the component keeps its own.
+ * A titled body schema's description may be the use's (`{ ...ErrorBody, description }`),
+ * which the response or request body already carries: it only counts for the component
+ * when no nested use describes it (see lift).
  */
 function withoutUseDescriptions (bodyOrResponse: Json): void {
   for (const media of Object.values((bodyOrResponse.content ?? {}) as Record<string, Json>)) {
-    if (isObject(media.schema) && typeof media.schema.title === 'string') delete media.schema.description
+    if (!isObject(media.schema) || typeof media.schema.title !== 'string' || typeof media.schema.description !== 'string') continue
+    media.schema[BODY_DESCRIPTION] = media.schema.description
+    delete media.schema.description
   }
 }
 
@@ -118,18 +124,33 @@ function opened (node: unknown): void {
 }
 
 /** The shape of a schema: what two uses of one title must agree on. */
-const shapeOf = (schema: Json): string => JSON.stringify(schema, (key, value: unknown) => key === 'description' ? undefined : value)
+const shapeOf = (schema: Json): string => JSON.stringify(schema, (key, value: unknown) => key === 'description' || key === BODY_DESCRIPTION ? undefined : value)
 
 interface Lifting {
   components: Record<string, Json>
   /** By title: the shape first seen (see shapeOf). */
   shapes: Map<string, string>
+  /** By title: the descriptions of its nested uses, and of its uses as a whole body. */
+  descriptions: Map<string, { nested: Set<unknown>, body: Set<unknown> }>
   documentedAs: Record<string, TSchema>
 }
 
 /**
+ * The component's description: the one its nested uses (a property, an item) agree on,
+ * else the one its uses as a whole body agree on, else none.
+ */
+function describe (l: Lifting): void {
+  for (const [title, { nested, body }] of l.descriptions) {
+    const agreed = nested.size > 0 ? nested : body
+    const [only] = agreed
+    // Every title with descriptions was made a component by the same call of lift.
+    if (agreed.size === 1 && typeof only === 'string') l.components[title]!.description = only
+  }
+}
+
+/**
  * Replaces every titled schema under `node` by a $ref to `components[title]`, innermost
- * first, adding the component the first time, with the description all its uses agree on.
+ * first, adding the component the first time (its description: see describe).
  */
 function lift (node: unknown, l: Lifting): unknown {
   if (Array.isArray(node)) return node.map(n => lift(n, l))
@@ -144,17 +165,17 @@ function lift (node: unknown, l: Lifting): unknown {
     }
     return ref('schemas', title)
   }
-  const lifted = liftChildren(node, l)
+  const { description, [BODY_DESCRIPTION]: bodyDescription, ...lifted } = liftChildren(node, l)
+  const seen = l.descriptions.get(title) ?? { nested: new Set(), body: new Set() }
+  l.descriptions.set(title, seen)
+  if (bodyDescription !== undefined) seen.body.add(bodyDescription)
+  else seen.nested.add(description)
   const shape = shapeOf(lifted)
   const known = l.shapes.get(title)
   if (known === undefined) {
     l.shapes.set(title, shape)
     l.components[title] = lifted
-  } else if (known === shape) {
-    // Uses that describe it differently: the component says none of them.
-    const component = l.components[title]
-    if (component !== undefined && component.description !== lifted.description) delete component.description
-  } else {
+  } else if (known !== shape) {
     throw new Error(`OpenAPI: two different schemas are titled "${title}": give one of them another title\n${known}\n${shape}`)
   }
   return ref('schemas', title)
@@ -178,11 +199,12 @@ export function documentObject (generated: Json, { documentedAs, include }: Docu
   }
   opened(doc.paths)
   const schemas: Record<string, Json> = {}
-  const lifting = { components: schemas, shapes: new Map<string, string>(), documentedAs }
+  const lifting: Lifting = { components: schemas, shapes: new Map(), descriptions: new Map(), documentedAs }
   doc.paths = lift(doc.paths, lifting)
   const included = structuredClone(include)
   opened(included)
   lift(included, lifting)
+  describe(lifting)
   const components = (doc.components ?? {}) as Json
   // Schemas added with app.addSchema ($id) are there already, under their $id.
   const all = { ...(components.schemas as Json | undefined), ...schemas }
