@@ -9,6 +9,7 @@ import { createClient } from '@hey-api/openapi-ts'
 import { generate } from 'openapi-typescript-codegen'
 import { OPENAPI_FILE } from '../scripts/openapi.js'
 import { build } from './helper.js'
+import { unhooked } from './fixtures/tsc.js'
 
 /**
  * SDKs as a backend developer makes them (docs/openapi.md): generated from the committed
@@ -96,7 +97,7 @@ writeFileSync(join(dir, 'hey-check.ts'), heyApiSource)
 writeFileSync(join(dir, 'codegen-check.ts'), codegenSource)
 const out = join(dir, 'out')
 // CommonJS, so that codegen's extensionless imports load as they are.
-const tsc = await promisify(execFile)(process.execPath, [
+const tsc = await promisify(execFile)('env', [...unhooked, process.execPath,
   tscBin, '--strict', '--noUncheckedIndexedAccess', '--skipLibCheck', '--target', 'es2022', '--lib', 'es2022,dom',
   '--module', 'commonjs', '--moduleResolution', 'node10', '--ignoreDeprecations', '5.0', '--types', 'node', '--outDir', out,
   join(dir, 'hey-check.ts'), join(dir, 'codegen-check.ts'),

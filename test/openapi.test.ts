@@ -10,6 +10,7 @@ import { generateOpenApi, OPENAPI_FILE } from '../scripts/openapi.js'
 import { catalogue } from '../src/errors.js'
 import { escapeHtml } from '../src/plugins/openapi.js'
 import { build } from './helper.js'
+import { unhooked } from './fixtures/tsc.js'
 
 interface Schema { $ref?: string, type?: string, required?: string[], properties?: Record<string, Schema>, oneOf?: Schema[], const?: unknown, title?: string }
 interface Response { description?: string, content?: Record<string, { schema?: Schema }> }
@@ -274,7 +275,7 @@ t.test('when openapi-typescript generates an SDK from the document, then it type
   writeFileSync(checkFile, sdkCheckSource)
   t.teardown(() => rmSync(checkFile, { force: true }))
 
-  const tsc = await promisify(execFile)(process.execPath, [
+  const tsc = await promisify(execFile)('env', [...unhooked, process.execPath,
     tscBin, '--noEmit', '--strict', '--noUncheckedIndexedAccess', '--skipLibCheck',
     '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', checkFile,
   ]).then(() => '', (err: { stdout?: string, message: string }) => err.stdout ?? err.message)
