@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { BatchResult, BatchSendParam } from '../src/messages/schemas.js'
 import { LARGE_BODY_LIMIT } from './messages.js'
-import { errors, sendJsonArray } from './responses.js'
+import { errors, example, exampleText, sendJsonArray } from './responses.js'
 
 /** TIMMsgBatchSend: one message to many C2C peers. */
 const batchRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -15,7 +15,7 @@ const batchRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'TIMMsgBatchSend: send one message to up to 500 users',
       description: 'C2C only. Duplicates collapse; each recipient gets its own result (code 0 with the message, or its error code and desc); one bad recipient does not fail the others. ' +
         'A message_sender other than the caller refuses the whole request (403) unless the caller is the admin.',
-      body: BatchSendParam,
+      body: example(BatchSendParam, { msg_batch_send_param_identifier_array: ['user2', 'user3'], msg_batch_send_param_msg: exampleText('hello, both') }),
       response: { 200: Type.Array(BatchResult, { description: 'one result per distinct recipient, in request order' }), ...errors(400, 401, 403, 409, 413, 415, 502) },
     },
   }, async (request, reply) => sendJsonArray(reply,

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { sendContent } from '../src/media/respond.js'
 import { ContentParams, ContentQuery, DownloadElemParam, DownloadHeaders, DownloadResponses } from '../src/media/schemas.js'
 import { ErrorBody } from '../src/messages/schemas.js'
-import { downloadLimited, errors } from './responses.js'
+import { downloadLimited, errors, example } from './responses.js'
 
 const tags = ['media']
 const refused = { ...ErrorBody, description: 'a group the caller is not in (10007); a remote URL the gateway will not fetch (6010): not http(s), not allow-listed, or a forbidden address' }
@@ -39,7 +39,7 @@ const downloadRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'TIMMsgDownloadElemToPath: content by the SDK\'s DownloadElemParam',
       description: 'The id or url must be in an element of a message the caller may see (C2C participant, group member, owner of a saved message); ' +
         'the answer is that element\'s content, as for GET …/elements/{index}/content.',
-      body: DownloadElemParam,
+      body: example(DownloadElemParam, { msg_download_elem_param_id: 'up_0123456789abcdef0123456789abcdef' }),
       headers: DownloadHeaders,
       response: { ...DownloadResponses, ...errors(400, 401, 413, 415, 502, 504), 403: refused, 404: notFound, 429: downloadLimited },
     },

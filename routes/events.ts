@@ -26,7 +26,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: {
         200: {
           description: 'the events, as they come',
-          content: { 'text/event-stream': { schema: Type.String({ description: 'Server-Sent Events: `id:`, `event:`, `data:` (the envelope JSON) per event; `: ping` comments' }) } },
+          content: { 'text/event-stream': { schema: Type.String({ description: 'Server-Sent Events: `id:`, `event:`, `data:` per event, the data an EventEnvelope (#/components/schemas/EventEnvelope) as JSON; `: ping` comments' }) } },
         },
         ...errors(400, 401, 403),
       },

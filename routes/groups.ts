@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { errors } from './responses.js'
+import { errors, example } from './responses.js'
 
 const tags = ['groups']
-const GroupParams = Type.Object({ groupID: Type.String({ description: 'the group ID (1-48 bytes of printable ASCII, else 10015), URL-encoded' }) })
-const MemberParams = Type.Object({ ...GroupParams.properties, userID: Type.String({ description: 'a UserID (1-32 bytes of printable ASCII, else 7003), URL-encoded' }) })
+const GroupParams = Type.Object({ groupID: Type.String({ description: 'the group ID (1-48 bytes of printable ASCII, else 10015), URL-encoded', examples: ['team1'] }) })
+const MemberParams = Type.Object({ ...GroupParams.properties, userID: Type.String({ description: 'a UserID (1-32 bytes of printable ASCII, else 7003), URL-encoded', examples: ['user3'] }) })
 const GroupOut = Type.Object({
   group_id: Type.String({ description: 'the group ID' }),
   group_name: Type.String({ description: 'the group name' }),
@@ -26,7 +26,7 @@ const groupRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags,
       operationId: 'createGroup',
       summary: 'Create a group; the caller becomes its owner',
-      body: NewGroup,
+      body: example(NewGroup, { group_id: 'team1', group_name: 'Team 1', group_member_array: ['user2'] }),
       response: { 201: GroupOut, ...errors(400, 401, 403, 409, 413, 415) },
     },
   }, async (request, reply) => reply.status(201).send(await app.groups.create(request.identity, request.body)))

@@ -1,9 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
 import type { FastifyError, FastifyRequest } from 'fastify'
 import type { Readable } from 'node:stream'
 import { Errors } from '../src/errors.js'
 import { sendContent } from '../src/media/respond.js'
-import { DownloadHeaders, DownloadResponses, Upload, UploadBody, UploadParams } from '../src/media/schemas.js'
+import { DownloadHeaders, DownloadResponses, MEDIA_TYPE, Upload, UploadParams, UploadQuery } from '../src/media/schemas.js'
+import { isGeneric } from '../src/media/sniff.js'
 import { ReceivedUpload, type UploadRecord } from '../src/media/uploads.js'
 import { ErrorBody } from '../src/messages/schemas.js'
 import { downloadLimited, errors } from './responses.js'
@@ -19,10 +21,16 @@ const view = (u: UploadRecord) => ({ id: u.id, url: `/media/${u.id}`, size: u.si
 const mediaRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', async (request: FastifyRequest, payload: Readable) => {
-    const type = request.headers['content-type']?.trim() ?? 'application/octet-stream'
-    if (/^multipart\//i.test(type)) {
+    const header = request.headers['content-type']?.trim() ?? 'application/octet-stream'
+    if (/^multipart\//i.test(header)) {
       throw Errors.mediaType('multipart bodies are not read: send the file\'s bytes as the body with their own Content-Type (curl --data-binary @file -H "Content-Type: image/png")')
     }
+    // The query is not validated yet when the body is parsed: the kind must be known while the bytes arrive.
+    const given = (request.query as { content_type?: unknown }).content_type
+    if (given !== undefined && (typeof given !== 'string' || !MEDIA_TYPE.test(given))) {
+      throw Errors.invalidParameter('content_type must be one media type such as image/png (not multipart/*)')
+    }
+    const type = isGeneric(header) && given !== undefined ? given : header
     const length = request.headers['content-length']
     return app.uploads.receive(payload, type, length === undefined ? undefined : Number(length))
   })
@@ -44,13 +52,19 @@ const mediaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'uploadMedia',
       summary: 'Upload a file for a media element',
       description: 'The file\'s bytes are the whole body, typed by Content-Type: `curl --data-binary @photo.png -H "Content-Type: image/png"` (multipart/form-data is refused, 415). ' +
+        'Sent as application/octet-stream or `*/*` (what generated clients send for a Blob), the kind is `?content_type=` if given, else what the file\'s first bytes show (PNG, JPEG, GIF, WebP, HEIC, MP3, AAC/M4A, AMR, Ogg, FLAC, WAV, MP4, QuickTime, WebM, AVI, PDF), else application/octet-stream. ' +
         'image/* and audio/* up to 28 MB, anything else up to TIM_MEDIA_MAX_BYTES (413 beyond). ' +
         'Streams the body to content-addressed storage (identical bytes are kept once) and answers the upload. ' +
         'Its `id` (or `url`) goes into an image, sound, file or video element\'s id (or url) key; only the uploader (or the admin) may send it. ' +
         'Honours Idempotency-Key (the request is the bytes and their Content-Type).',
-      body: UploadBody,
+      // No body schema: the body is the bytes (the document declares them, see src/openapi/document.ts).
+      querystring: UploadQuery,
       response: {
-        201: { ...Upload, description: 'the upload; Location: /media/<id>' },
+        201: {
+          description: 'the upload',
+          headers: { Location: Type.String({ description: '`/media/<id>`: where to download it' }) },
+          content: { 'application/json': { schema: Upload } },
+        },
         ...errors(400, 401, 409),
         413: { ...ErrorBody, description: 'the upload is over its limit: image/* and audio/* 28 MB, anything else TIM_MEDIA_MAX_BYTES (7005)' },
         415: { ...ErrorBody, description: 'a multipart/* or malformed Content-Type (6017)' },

@@ -1,4 +1,5 @@
 import type { FastifyReply } from 'fastify'
+import type { Static, TSchema } from 'typebox'
 import { catalogue, Errors } from '../src/errors.js'
 import { jsonArrayInSlices } from '../src/slices.js'
 import { ErrorBody } from '../src/messages/schemas.js'
@@ -49,3 +50,14 @@ export async function sendJsonArray (reply: FastifyReply, items: readonly unknow
   const body = await jsonArrayInSlices(items)
   return reply.type('application/json; charset=utf-8').header('content-length', body.length).send(body)
 }
+
+/**
+ * `schema` with one example: the value of "Try it out" on /docs and of the document's
+ * examples. Typed by the schema, so an example that stops fitting it fails to compile.
+ */
+export const example = <T extends TSchema>(schema: T, value: Static<T>): T => ({ ...schema, examples: [value] })
+
+/** The examples' conversation and message: a message of user1 to user2 (`npm run usersig -- user1`). */
+export const EXAMPLE_CONVERSATION = 'c2c_user2'
+export const EXAMPLE_MSG_ID = '1-1767225600-12345'
+export const exampleText = (text: string) => ({ message_elem_array: [{ elem_type: 0, text_elem_content: text }] })

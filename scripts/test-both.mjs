@@ -32,6 +32,8 @@ const STORE_INDEPENDENT = new Map([
   ['test/server.test.ts', 'its server processes always run on their own SQLite data dir: the PostgreSQL half ran the same thing again'],
   ['test/shutdown.test.ts', 'its server processes always run on their own SQLite data dir (it checks the SQLite WAL), like test/server.test.ts'],
   ['test/openapi.test.ts', 'the OpenAPI document against the route schemas; the generated SDK\'s send/list/find is a smoke test of the document (the store\'s side is in test/messages)'],
+  ['test/openapi-document.test.ts', 'how route schemas become the OpenAPI document, on synthetic documents'],
+  ['test/openapi-sdks.test.ts', 'SDKs generated from the committed document (hey-api, openapi-typescript-codegen) driven against a live server: a test of the document, the store\'s side is in test/messages and test/media'],
   ['test/request-timeouts.test.ts', 'socket-level timeouts and malformed requests, answered before any route runs'],
   ['test/rate-limit.test.ts', 'token-bucket arithmetic on an injected clock, in a hook before any route'],
   ['test/media/download-limits.test.ts', 'download concurrency slots and rate, in hooks around the download routes'],
@@ -41,6 +43,7 @@ const STORE_INDEPENDENT = new Map([
   ['test/docs.test.ts', 'the generated parts of docs/ against the error catalogue'],
   ['test/startup.test.ts', 'server processes that stop on a bad HOST, PORT or DATABASE_URL before serving; its DATABASE_URL cases name their own'],
   ['test/pressure/heavy.test.ts', 'heavy requests admitted or refused in a hook, on their headers, before the body or any store is reached'],
+  ['test/media/sniff.test.ts', 'the kind of an upload from its first bytes or ?content_type=; uploads live in the data dir, not the store'],
   ['test/media/slow-origin.test.ts', 'the remote fetcher cutting slow origins, and download slots'],
 ])
 

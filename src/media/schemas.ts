@@ -15,15 +15,26 @@ export const Upload = Type.Object({
 }, { title: 'Upload' })
 
 export const UploadParams = Type.Object({
-  id: Type.String({ minLength: 1, maxLength: 64, description: 'an upload id from POST /media' }),
+  id: Type.String({ minLength: 1, maxLength: 64, description: 'an upload id from POST /media', examples: ['up_0123456789abcdef0123456789abcdef'] }),
 })
 
-/** The bytes of any type, as a request or response body. */
-const bytes = { '*/*': { schema: Type.String({ contentMediaType: 'application/octet-stream', description: 'the bytes' }) } }
+/** One media type, parameters allowed, multipart not (its parts are never read). */
+export const MEDIA_TYPE = /^(?!multipart\/)[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;.*)?$/i
 
-// POST /media: the bytes as the whole body, of any Content-Type. The schema documents it
-// and is never applied: no request has the media type `*/*` it is keyed by.
-export const UploadBody = { content: bytes }
+export const UploadQuery = Type.Object({
+  content_type: Opt(Type.String({
+    pattern: MEDIA_TYPE.source,
+    description: 'the file\'s Content-Type, for a client that can only send application/octet-stream or `*/*`; ignored beside any other Content-Type',
+    examples: ['image/png'],
+  })),
+})
+
+const binary = Type.String({ format: 'binary', description: 'the bytes' })
+/**
+ * The bytes of a download: the upload's own Content-Type, or the remote server's. Declared
+ * under the kinds elements carry, so that a generated client reads them as binary.
+ */
+const bytes = Object.fromEntries(['image/*', 'audio/*', 'video/*', 'application/octet-stream', '*/*'].map(type => [type, { schema: binary }]))
 
 /** Request headers a download honours. */
 export const DownloadHeaders = Type.Object({
@@ -34,7 +45,7 @@ export const DownloadHeaders = Type.Object({
 
 const header = (description: string) => Type.String({ description })
 const common = {
-  'Content-Length': header('bytes in this body (absent only for a remote URL whose server did not say)'),
+  'Content-Length': Type.Integer({ minimum: 0, description: 'bytes in this body (absent only for a remote URL whose server did not say)' }),
   ETag: header('`"<sha256>"` of a stored upload; a remote server\'s own ETag, when it sent one'),
   'Accept-Ranges': header('`bytes`'),
   'Content-Disposition': header('file elements: `attachment` with file_elem_file_name (RFC 8187 `filename*`)'),
@@ -50,8 +61,8 @@ export const DownloadResponses = {
 
 export const ContentParams = Type.Object({
   ...ConversationParams.properties,
-  msgID: Type.String({ minLength: 1, maxLength: 64, description: 'a message_msg_id' }),
-  index: Type.Integer({ minimum: 0, maximum: 2 ** 32 - 1, description: 'the element\'s position in message_elem_array, from 0 (uint32; one the message does not have is 404)' }),
+  msgID: Type.String({ minLength: 1, maxLength: 64, description: 'a message_msg_id', examples: ['1-1767225600-12345'] }),
+  index: Type.Integer({ minimum: 0, maximum: 2 ** 32 - 1, description: 'the element\'s position in message_elem_array, from 0 (uint32; one the message does not have is 404)', examples: [0] }),
 })
 
 export const ContentQuery = Type.Object({

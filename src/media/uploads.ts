@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { finished, pipeline } from 'node:stream/promises'
 import { Transform, type Readable } from 'node:stream'
 import { Errors, type TimError } from '../errors.js'
+import { isGeneric, sniff, SNIFF_BYTES } from './sniff.js'
 
 /**
  * Uploaded media under `<dataDir>/media/`: the bytes content-addressed in
@@ -48,19 +49,57 @@ export class ReceivedUpload {
   }
 }
 
-/** Counts and hashes what passes, and fails once more than `limit` bytes have. */
+/**
+ * Counts and hashes what passes, and fails once more than the limit of its kind has. A
+ * Meter without a kind holds the first bytes back until they show one (sniff).
+ */
 class Meter extends Transform {
   readonly hash = createHash('sha256')
   size = 0
-  constructor (readonly limit: number, readonly tooLarge: () => TimError) {
+  #head: Buffer[] = []
+  #limit = Infinity
+
+  constructor (public contentType: string | undefined, readonly limitFor: (contentType: string) => number, readonly declaredLength: number | undefined) {
     super()
+    if (contentType !== undefined) this.#limit = limitFor(contentType)
+  }
+
+  tooLarge (): TimError {
+    return Errors.mediaTooLarge(this.#limit, this.contentType ?? 'application/octet-stream')
+  }
+
+  /** The kind is known: its limit applies, to the declared length too. */
+  #kindOf (head: Buffer): Error | undefined {
+    this.contentType = sniff(head)
+    this.#limit = this.limitFor(this.contentType)
+    return (this.declaredLength ?? 0) > this.#limit || this.size > this.#limit ? this.tooLarge() : undefined
+  }
+
+  #pass (chunk: Buffer, done: (err?: Error | null, data?: Buffer) => void): void {
+    if (this.size > this.#limit) return done(this.tooLarge())
+    this.hash.update(chunk)
+    done(null, chunk)
   }
 
   override _transform (chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void): void {
     this.size += chunk.length
-    if (this.size > this.limit) return done(this.tooLarge())
-    this.hash.update(chunk)
-    done(null, chunk)
+    if (this.contentType !== undefined) return this.#pass(chunk, done)
+    this.#head.push(chunk)
+    if (this.size < SNIFF_BYTES) return done()
+    const head = Buffer.concat(this.#head)
+    this.#head = []
+    const err = this.#kindOf(head)
+    if (err !== undefined) return done(err)
+    this.#pass(head, done)
+  }
+
+  override _flush (done: (err?: Error | null, data?: Buffer) => void): void {
+    if (this.contentType !== undefined) return done()
+    // A file shorter than any signature.
+    const head = Buffer.concat(this.#head)
+    this.#kindOf(head)
+    this.hash.update(head)
+    done(null, head)
   }
 }
 
@@ -104,14 +143,17 @@ export class UploadStore {
 
   /**
    * Streams `source` into tmp/, hashing as it goes; over the limit of its type it stops
-   * reading, removes what it wrote and throws 413. Never holds the body in memory.
+   * reading, removes what it wrote and throws 413. Never holds the body in memory. A
+   * generic `contentType` (application/octet-stream, `*∕*`) is replaced by the kind the
+   * first bytes show (CONTRACT §6).
    */
   async receive (source: Readable, contentType: string, declaredLength: number | undefined): Promise<ReceivedUpload> {
-    const limit = this.limitFor(contentType)
-    const tooLarge = () => Errors.mediaTooLarge(limit, contentType)
-    if (declaredLength !== undefined && declaredLength > limit) throw tooLarge()
+    const known = isGeneric(contentType) ? undefined : contentType
+    // Before the first bytes show the kind, only the largest limit is sure to apply.
+    const limit = known === undefined ? Math.max(IMAGE_SOUND_MAX_BYTES, this.#maxBytes) : this.limitFor(known)
+    if (declaredLength !== undefined && declaredLength > limit) throw Errors.mediaTooLarge(limit, contentType)
+    const meter = new Meter(known, type => this.limitFor(type), declaredLength)
     const tempFile = join(this.#tmp, randomBytes(16).toString('hex'))
-    const meter = new Meter(limit, tooLarge)
     // The source is piped, not part of the pipeline: on a 413 it is only unpiped, so the
     // socket survives to carry the answer (Fastify then closes the connection).
     source.pipe(meter)
@@ -130,7 +172,7 @@ export class UploadStore {
       throw asCondition(err, 'the upload')
     }
     await sourceDone
-    return new ReceivedUpload(tempFile, meter.hash.digest('hex'), meter.size, contentType)
+    return new ReceivedUpload(tempFile, meter.hash.digest('hex'), meter.size, meter.contentType ?? contentType)
   }
 
   /** Moves received bytes to their blob (deduplicated by hash) and records the upload. */

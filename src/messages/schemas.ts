@@ -1,4 +1,4 @@
-import { Type, type Static, type TSchema } from 'typebox'
+import { Type, type Static, type TSchema, type TUnsafe } from 'typebox'
 
 /**
  * The SDK's JSON (tim-reference.md §1-4) as TypeBox schemas: the routes validate
@@ -30,8 +30,16 @@ const closed = { additionalProperties: false } as const
 /** Every element type a client may send, with its number (TIMElemType). */
 export const ElemType = { Text: 0, Image: 1, Sound: 2, Custom: 3, File: 4, GroupTips: 5, Face: 6, Location: 7, GroupReport: 8, Video: 9, FriendChange: 10, ProfileChange: 11, Merge: 12 } as const
 
+/**
+ * elem_type of one element type: an integer const (a Literal says `number`, which adds a
+ * union member in some generators), and the same as a one-value enum for generators that
+ * read no `const` (openapi-typescript-codegen).
+ */
+const ElemTypeConst = <N extends number>(type: N, description: string) =>
+  Type.Unsafe<N>({ type: 'integer', const: type, enum: [type], description }) as TUnsafe<N> & { const: N }
+
 const elem = <P extends Record<string, TSchema>>(type: number, title: string, props: P) =>
-  Type.Object({ elem_type: Type.Literal(type, { description: `${type} = ${title}` }), ...props }, { ...closed, title })
+  Type.Object({ elem_type: ElemTypeConst(type, `${type} = ${title}`), ...props }, { ...closed, title })
 
 const imageRendition = (r: 'orig' | 'thumb' | 'large') => ({
   [`image_elem_${r}_id`]: Opt(Str(`${r} rendition: an upload id (POST /media)`)),
@@ -114,6 +122,20 @@ export const MergeElem = elem(ElemType.Merge, 'MergeElem', {
   merge_elem_message_array: Type.Array(Type.Object({}, { additionalProperties: true }), { maxItems: 300, description: 'the merged Messages (≤ 300)' }),
 })
 
+/**
+ * GroupTipsElem (5): made by the server for membership changes; received, never sent
+ * (a request with one is 6016). Only the OpenAPI document uses this schema.
+ */
+export const GroupTipsElem = elem(ElemType.GroupTips, 'GroupTipsElem', {
+  group_tips_elem_tip_type: Uint32('TIMGroupTipType: 1 invite, 2 quit, 3 kick, 4 set admin, 5 cancel admin'),
+  group_tips_elem_op_user: Str('who made the change'),
+  group_tips_elem_group_id: Str('the group ID'),
+  group_tips_elem_group_name: Str('the group name'),
+  group_tips_elem_user_array: Type.Array(Type.String(), { description: 'the UserIDs the change is about' }),
+  group_tips_elem_time: Uint64('when, unix seconds'),
+  group_tips_elem_member_num: Uint32('members after the change'),
+})
+
 /** The element schema of each type a client may send. */
 export const sendableElems: ReadonlyArray<TSchema & { properties: { elem_type: { const: number } } }> =
   [TextElem, ImageElem, SoundElem, CustomElem, FileElem, FaceElem, LocationElem, VideoElem, MergeElem]
@@ -121,6 +143,7 @@ export const sendableElems: ReadonlyArray<TSchema & { properties: { elem_type: {
 /** An element in a request: `elem_type` picks the schema that applies (if/then per type). */
 export const ElemIn = Type.Unsafe<Static<typeof TextElem> | Record<string, unknown>>({
   type: 'object',
+  // The OpenAPI document shows every schema titled Elem as ElemUnion.
   title: 'Elem',
   description: 'A message element. `elem_type` picks its keys: 0 text, 1 image, 2 sound, 3 custom, 4 file, 6 face, 7 location, 9 video, 12 merge. ' +
     'Types 5, 8, 10 and 11 are server-made and refused with 6016, as are unknown types. Unknown keys are dropped.',
@@ -129,11 +152,26 @@ export const ElemIn = Type.Unsafe<Static<typeof TextElem> | Record<string, unkno
   allOf: sendableElems.map(s => ({ if: { properties: { elem_type: { const: s.properties.elem_type.const } } }, then: s })),
 })
 
-/** An element in a response: whatever was stored, with its elem_type. */
+/**
+ * An element in a response: whatever was stored, with its elem_type. Serialized as it
+ * is (the keys of its type, validated when it came in); the OpenAPI document shows it as
+ * ElemUnion, by its title.
+ */
 export const ElemOut = Type.Object({ elem_type: Type.Integer({ description: 'TIMElemType' }) }, {
   additionalProperties: true,
-  title: 'ElemOut',
-  description: 'A stored element with the keys of its type (see the request schemas TextElem … MergeElem), plus group tips (5) made by the server.',
+  title: 'Elem',
+})
+
+/**
+ * Elem as the OpenAPI document shows it, in requests and responses alike: one of the
+ * element types, picked by `elem_type`. Group tips (5) are received only (6016 when sent);
+ * they are in the one union so that a received Message can be passed back (import, save).
+ */
+export const ElemUnion = Type.Unsafe({
+  oneOf: [...sendableElems, GroupTipsElem],
+  title: 'Elem',
+  description: 'A message element: `elem_type` picks its keys (0 text, 1 image, 2 sound, 3 custom, 4 file, 5 group tips, 6 face, 7 location, 9 video, 12 merge). ' +
+    'Group tips are made by the server: received, refused when sent (6016), as are types 8, 10, 11 and unknown types. Unknown keys are ignored.',
 })
 
 const loose = (description: string) => Type.Object({}, { additionalProperties: true, description })
@@ -207,8 +245,8 @@ const messageInKeys = {
 /** A Message in a request body (send, batch send). */
 export const MessageIn = Type.Object(messageInKeys, {
   ...closed,
-  title: 'Message',
-  description: 'A Message with the SDK\'s keys. Server-filled keys are accepted and ignored whatever their value; unknown keys are dropped.',
+  title: 'NewMessage',
+  description: 'A Message to send, with the SDK\'s keys. Server-filled keys are accepted and ignored whatever their value; unknown keys are dropped.',
 })
 export type MessageIn = Static<typeof MessageIn>
 
@@ -242,7 +280,7 @@ export const MessageOut = Type.Object({
   message_rand: Uint32('random number'),
   message_seq: Uint64('per-conversation sequence number; 0 for saved messages'),
   message_revoker_user_id: Opt(Str('who revoked it')),
-}, { additionalProperties: false, title: 'MessageOut' })
+}, { additionalProperties: false, title: 'Message', description: 'A stored Message as the caller sees it. It may be passed back as it is: to revoke, read, delete, find (its locator keys), import or save.' })
 export type MessageOut = Static<typeof MessageOut>
 
 /** MsgLocator (TIMMsgFindByMsgLocatorList). seq + rand + time find the message; the rest is informative. */
@@ -277,7 +315,7 @@ export const AnchorMessage = Type.Object({
   message_server_time: Opt(locatorKey('uint64 (0…2^53−1): see message_seq')),
 }, {
   additionalProperties: true,
-  if: { required: ['message_msg_id'] },
+  if: { required: ['message_msg_id'], properties: { message_msg_id: {} } },
   else: { properties: anchorLocator },
   title: 'AnchorMessage',
   description: 'A Message (e.g. one returned before); only its identifying keys are read, every other key is ignored whatever its value',
@@ -332,10 +370,10 @@ export const BatchResult = Type.Object({
 export type BatchResult = Static<typeof BatchResult>
 
 export const ConversationParams = Type.Object({
-  conversationID: Type.String({ minLength: 1, description: '`c2c_<userID>` or `group_<groupID>`, URL-encoded (else 6004, or 7003 for a bad UserID)' }),
+  conversationID: Type.String({ minLength: 1, description: '`c2c_<userID>` or `group_<groupID>`, URL-encoded (else 6004, or 7003 for a bad UserID)', examples: ['c2c_user2'] }),
 })
 
 export const ErrorBody = Type.Object({
   code: Type.Integer({ description: 'TIM error code (never 0)' }),
   desc: Type.String({ description: 'what was wrong' }),
-}, { title: 'Error' })
+}, { title: 'ErrorBody', description: 'A TIM error, as TIMCommCallback(code, desc) gives it' })

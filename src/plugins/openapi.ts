@@ -2,6 +2,15 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { catalogue } from '../errors.js'
+import { EventEnvelope } from '../events/schemas.js'
+import { ElemUnion } from '../messages/schemas.js'
+import { documentObject, documentRoute } from '../openapi/document.js'
+
+/** Markdown renderers take `<userID>` for a tag and show nothing. */
+export const escapeHtml = (text: string): string => text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
+
+/** Where a gateway started with the defaults answers (HOST 127.0.0.1, PORT 8080). */
+const LOCAL_SERVER = { url: 'http://127.0.0.1:8080', description: 'a gateway started with the defaults; an SDK takes its own base URL' }
 
 const description = `The message interfaces of the Tencent Cloud IM C SDK (TIMMsg*) over HTTP, with the SDK's own JSON.
 
@@ -11,19 +20,10 @@ Errors are \`{code, desc}\` with a TIM error code:
 
 | code | HTTP | when |
 |---|---|---|
-${catalogue.map(e => `| ${e.code} | ${e.status} | ${e.when} |`).join('\n')}
-`
+${catalogue.map(e => `| ${e.code} | ${e.status} | ${escapeHtml(e.when)} |`).join('\n')}
 
-/** openapi-typescript and most generators ignore if/then: the document shows Elem as oneOf its types. */
-function elemsAsOneOf (node: unknown): void {
-  if (typeof node !== 'object' || node === null) return
-  const o = node as Record<string, unknown>
-  if (o.title === 'Elem' && Array.isArray(o.allOf)) {
-    o.oneOf = (o.allOf as Array<{ then: unknown }>).map(c => c.then)
-    delete o.allOf
-  }
-  Object.values(o).forEach(elemsAsOneOf)
-}
+SDKs: generate one from this document (\`/openapi.json\`); which generators, and what to write for media with each: docs/openapi.md.
+`
 
 /**
  * The OpenAPI document, generated from the route schemas (register before the routes),
@@ -31,14 +31,12 @@ function elemsAsOneOf (node: unknown): void {
  */
 export default fp(async (app) => {
   await app.register(swagger, {
-    transformObject: (documentObject) => {
-      const doc = structuredClone('openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject)
-      elemsAsOneOf(doc)
-      return doc
-    },
+    transform: documentRoute,
+    transformObject: (generated) => documentObject('openapiObject' in generated ? generated.openapiObject : generated.swaggerObject, { documentedAs: { Elem: ElemUnion }, include: [EventEnvelope] }),
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'timgate', version: '0.1.0', description },
+      info: { title: 'timgate API', version: '0.1.0', description, license: { name: 'MIT', identifier: 'MIT' } },
+      servers: [LOCAL_SERVER],
       tags: [
         { name: 'messages', description: 'The TIMMsg* interfaces' },
         { name: 'conversations', description: 'The conversation list: unread counts, last messages, pins (CONTRACT §9)' },
@@ -59,5 +57,11 @@ export default fp(async (app) => {
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/docs')) route.config = { ...route.config, public: true }
   })
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } })
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { docExpansion: 'list' },
+    theme: { title: 'timgate API' },
+    // "Try it out" goes to the gateway serving the page, wherever it is.
+    transformSpecification: (doc) => ({ ...doc, servers: [{ url: '/', description: 'this gateway' }, LOCAL_SERVER] }),
+  })
 }, { name: 'timgate-openapi' })
