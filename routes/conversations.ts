@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { ConversationParams } from '../src/messages/schemas.js'
 import { ConvInfo, ConversationListQuery, ConversationPage, TotalUnread } from '../src/conversations/schemas.js'
-import { errors } from './responses.js'
+import { errors, example } from './responses.js'
 
 const tags = ['conversations']
 const NoContent = Type.Null({ description: 'done' })
@@ -28,19 +28,19 @@ const conversationRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags,
       operationId: 'totalUnread',
       summary: 'TIMConvGetTotalUnreadMessageCount: unread over all conversations',
-      response: { 200: TotalUnread, ...errors(401) },
+      response: { 200: TotalUnread, ...errors(400, 401) },
     },
   }, async (request) => ({ total_unread_num: await app.conversations.totalUnread(request.identity) }))
 
   app.post('/conversations/read', {
-    config: { idempotent: true },
+    config: { idempotent: true, optionalBody: true },
     preValidation: async (request) => { if (request.body === undefined) request.body = {} },
     schema: {
       tags,
       operationId: 'markAllRead',
       summary: 'TIMMsgMarkAllMessageAsRead: every conversation read',
       description: 'Moves the caller\'s read point in every conversation to its newest message (a C2C move is a read receipt to the peer, as for POST …/read).',
-      body: Empty,
+      body: example(Empty, {}),
       response: { 204: NoContent, ...errors(400, 401, 409, 413, 415) },
     },
   }, async (request, reply) => {

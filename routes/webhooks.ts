@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { Errors } from '../src/errors.js'
 import { EVENT_TYPES } from '../src/webhooks/service.js'
-import { errors } from './responses.js'
+import { errors, example } from './responses.js'
 
 const tags = ['webhooks']
 const EventTypes = Type.Array(Type.String({ enum: EVENT_TYPES }), {
@@ -34,7 +34,7 @@ const WebhookOut = Type.Object({
   last_error: Nullable(Type.String(), 'why the last failed attempt failed (or that a delivery was dropped), or null'),
   last_error_at: Nullable(Type.Integer(), 'unix seconds of the last failed attempt, or null'),
 }, { title: 'Webhook', description: 'a webhook and how its deliveries go' })
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'a webhook id' }) })
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'a webhook id', examples: ['wh_example'] }) })
 
 /** Webhooks are the app's: the admin's alone (CONTRACT §8). */
 const adminOnly = async (request: FastifyRequest) => {
@@ -52,7 +52,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Register a webhook (admin): events POSTed, signed as Standard Webhooks; or the before-send hook',
       description: 'Every app-stream event of a subscribed type is POSTed as its envelope with webhook-id (the event_id), webhook-timestamp and webhook-signature. ' +
         'Not 2xx, a connection error or TIM_WEBHOOK_TIMEOUT_MS: retried with growing delays for at least 24 h. A URL the guard refuses → 400; a second before-send hook → 409.',
-      body: NewWebhook,
+      body: example(NewWebhook, { url: 'https://hooks.example.com/timgate', event_types: ['message', 'revoke'] }),
       response: { 201: Created, ...errors(400, 401, 403, 409, 413, 415) },
     },
   }, async (request, reply) => reply.status(201).send(await app.webhooks.create(request.body)))
@@ -62,7 +62,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags,
       operationId: 'listWebhooks',
       summary: 'Every webhook (admin)',
-      response: { 200: Type.Array(WebhookOut, { description: 'the webhooks, oldest first' }), ...errors(401, 403) },
+      response: { 200: Type.Array(WebhookOut, { description: 'the webhooks, oldest first' }), ...errors(400, 401, 403) },
     },
   }, async () => app.webhooks.list())
 
