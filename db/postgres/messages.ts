@@ -4,6 +4,8 @@ import { contentJson, rowToMessage as toMessage, type MessageRow as Row } from '
 import { retrying, run, statement, transaction, type Queryable } from './pool.js'
 import { groupCommit } from './group-commit.js'
 import type { PgEventAppender } from './events.js'
+import { bloomHex, indexWith, INSERT_ONE_CTES, unindexWith } from './search.js'
+import { addToBloom, BLOOM_BYTES, searchTexts } from '../search-index.js'
 
 /**
  * The message store on a pool. Parameters in a SELECT list are cast, as PostgreSQL cannot
@@ -50,7 +52,8 @@ const sql = {
       FROM c
       RETURNING id, seq, server_time),
     r AS (INSERT INTO message_refs (conv_key, ref, message_id) SELECT $1::text, ref, m.id FROM m, unnest($12::bytea[]) AS ref),
-    e AS (INSERT INTO events (type, conv_key, message_id, at) SELECT ${EventType.Message}, $1::text, m.id, m.server_time FROM m WHERE $15::boolean)
+    e AS (INSERT INTO events (type, conv_key, message_id, at) SELECT ${EventType.Message}, $1::text, m.id, m.server_time FROM m WHERE $15::boolean),
+    ${INSERT_ONE_CTES}
     SELECT id, seq, server_time FROM m`),
   /** Locks conversations in key order (the one order of every writer: no deadlock), creating missing ones. */
   lockConversations: statement('lock_conversations', `INSERT INTO conversations AS c (conv_key, last_seq, user_a, user_b)
@@ -122,6 +125,14 @@ const sql = {
 /** Free client text that PostgreSQL text cannot hold (U+0000), as the UTF-8 bytea it is kept as. */
 export const bytes = (s: string): Buffer => Buffer.from(s, 'utf8')
 
+/** The search parameters of insert_one ($16, $17): the filter of the message's texts, and the texts. */
+function searchParams (m: NewMessage): [string, string] {
+  const texts = searchTexts(m.content)
+  const bloom = Buffer.alloc(BLOOM_BYTES)
+  addToBloom(bloom, texts)
+  return [bloomHex(bloom), JSON.stringify(texts)]
+}
+
 /** sender, time and rand of an import, within its conversation. */
 const importKey = (m: NewMessage): string => JSON.stringify([m.conv.key, m.sender, m.serverTime, m.rand])
 
@@ -148,7 +159,7 @@ export async function insertWith (db: Queryable, messages: NewMessage[], events:
     const { rows: [row] } = await run<{ id: number, seq: number, server_time: number }>(db, sql.insertOne, [
       only.conv.key, only.owner === null ? 1 : 0, only.sender, only.owner, only.serverTime, only.clientTime,
       only.rand, only.status, only.origin, only.elemMask, contentJson(only.content), only.refs.map(bytes),
-      only.conv.users?.[0] ?? null, only.conv.users?.[1] ?? null, only.event])
+      only.conv.users?.[0] ?? null, only.conv.users?.[1] ?? null, only.event, ...searchParams(only)])
     return [stored(only, row!.id, row!.seq, row!.server_time)]
   }
   const convs = [...new Map(messages.map(m => [m.conv.key, m.conv])).values()]
@@ -202,6 +213,7 @@ export async function insertWith (db: Queryable, messages: NewMessage[], events:
       news.map(m => contentJson(m.content))])
     const refs = created.flatMap(({ at }, i) => messages[at]!.refs.map(ref => [news[i]!.convKey, bytes(ref), news[i]!.id] as const))
     if (refs.length > 0) await run(db, sql.insertRefs, [refs.map(r => r[0]), refs.map(r => r[1]), refs.map(r => r[2])])
+    await indexWith(db, news.map((m, i) => ({ m: { ...m, elemMask: messages[created[i]!.at]!.elemMask }, owner: m.owner })))
     await events.messages(db, news.filter((_, i) => messages[created[i]!.at]!.event).map(m => ({ convKey: m.convKey, messageId: m.id, at: m.serverTime })))
     const advanced = convs.map(c => c.key).filter(k => lastSeq.get(k) !== before.get(k))
     if (advanced.length > 0) await run(db, sql.setLastSeqs, [advanced, advanced.map(k => lastSeq.get(k)!), advanced.map(k => lastTime.get(k)!)])
@@ -251,7 +263,11 @@ export function pgMessages (pool: pg.Pool, poolSize: number, events: PgEventAppe
       return rows.map(toMessage)
     },
     async revoke (convKey, id, t) {
-      await run(pool, sql.revoke, [convKey, id, t.status, t.revoker, t.elemMask, JSON.stringify(t.content), now()])
+      // The text leaves the search index in the revoke's transaction.
+      await transaction(pool, async client => {
+        await unindexWith(client, convKey, id)
+        await run(client, sql.revoke, [convKey, id, t.status, t.revoker, t.elemMask, JSON.stringify(t.content), now()])
+      })
       events.committed()
     },
     async findByRef (ref, viewer, anyGroup = false) {

@@ -7,6 +7,7 @@ import { pgMessages } from './messages.js'
 import { pgGroups } from './groups.js'
 import { pgIdempotency } from './idempotency.js'
 import { pgEvents } from './events.js'
+import { backfill, pgSearch } from './search.js'
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url))
 const PROBE = statement('probe', 'INSERT INTO probes (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at')
@@ -48,7 +49,8 @@ export async function openPgStore (url: string, options: PgStoreOptions = {}): P
   // query reports the failure to its request. Without a listener it would end the process.
   pool.on('error', () => {})
   try {
-    await migrate(pool, MIGRATIONS, schema)
+    // 012-search indexes the history stored before it.
+    await migrate(pool, MIGRATIONS, schema, { 12: backfill })
   } catch (err) {
     await pool.end()
     throw err
@@ -68,6 +70,7 @@ export async function openPgStore (url: string, options: PgStoreOptions = {}): P
     groups: pgGroups(pool, events.appender, now),
     idempotency: pgIdempotency(pool),
     events: events.store,
+    search: pgSearch(pool),
     async ping () {
       await pool.query('SELECT 1')
     },
