@@ -27,6 +27,7 @@ import systemRoutes from '../routes/system.js'
 import mediaRoutes from '../routes/media.js'
 import downloadRoutes from '../routes/downloads.js'
 import eventRoutes from '../routes/events.js'
+import searchRoutes from '../routes/search.js'
 import events from './plugins/events.js'
 
 export interface BuildOptions {
@@ -105,6 +106,6 @@ export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: B
     maxBytes: config.mediaMaxBytes,
     ...(dispatcher !== undefined && { dispatcher }),
   })
-  for (const routes of [systemRoutes, messageRoutes, batchRoutes, groupRoutes, mediaRoutes, downloadRoutes, eventRoutes]) await app.register(routes)
+  for (const routes of [systemRoutes, messageRoutes, batchRoutes, groupRoutes, mediaRoutes, downloadRoutes, eventRoutes, searchRoutes]) await app.register(routes)
   return app
 }

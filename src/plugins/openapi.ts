@@ -43,6 +43,7 @@ export default fp(async (app) => {
         { name: 'messages', description: 'The TIMMsg* interfaces' },
         { name: 'groups', description: 'Minimal group management: membership makes group conversations real' },
         { name: 'media', description: 'Uploads for media elements, and downloads of element content (TIMMsgDownloadElemToPath)' },
+        { name: 'search', description: 'TIMMsgSearchLocalMessages: keyword search over what the caller can see' },
         { name: 'events', description: 'What comes out on its own: the event stream (the SDK\'s receive callbacks)' },
         { name: 'system', description: 'Health, metrics and this document' },
       ],

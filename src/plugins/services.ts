@@ -7,6 +7,7 @@ import { DownloadService } from '../media/download.js'
 import { IdempotencyKeys } from '../idempotency/keys.js'
 import { msgIdsIn } from '../messages/recorded.js'
 import { EventHub } from '../events/hub.js'
+import { SearchService } from '../search/service.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -18,6 +19,7 @@ declare module 'fastify' {
     idempotency: IdempotencyKeys
     /** This process's fan-out of the event log to its streams. */
     hub: EventHub
+    messageSearch: SearchService
   }
 }
 
@@ -60,5 +62,6 @@ export default fp<ServicesOptions>(async (app, opts) => {
   app.decorate('uploads', uploads)
   app.decorate('messages', messages)
   app.decorate('groups', new GroupService(app.store.groups, messages))
+  app.decorate('messageSearch', new SearchService(app.store.search, app.store.messages, messages))
   app.decorate('downloads', new DownloadService(messages, app.store.messages, uploads))
 }, { name: 'timgate-services', dependencies: ['timgate-store'] })

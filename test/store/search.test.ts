@@ -6,7 +6,7 @@ import { GroupRole, Origin, type SearchEntry, type Store } from '../../db/store.
 import { fold, keywordBloom } from '../../db/search-index.js'
 import { openSqliteStore } from '../../db/sqlite/sqlite-store.js'
 import { openPgStore } from '../../db/postgres/pg-store.js'
-import { freshSchema, tempDir } from '../helper.js'
+import { freshSchema, tempDir, type TestContext } from '../helper.js'
 import { c2c, draft, group, openStore } from './open.js'
 
 /** The texts of what `viewer` finds with `keyword` (the service's match: a substring of a text), sorted. */
@@ -133,7 +133,7 @@ t.test('when the viewer deleted a message or cleared the conversation, then it d
 })
 
 /** Opens the suite's store, stores `fill`, then takes the index away as if 012 had not run, and opens it again. */
-async function reopenedBefore012 (t: Parameters<Parameters<typeof t.test>[1]>[0], fill: (s: Store) => Promise<void>): Promise<Store> {
+async function reopenedBefore012 (t: TestContext, fill: (s: Store) => Promise<void>): Promise<Store> {
   const base = process.env.TIMGATE_TEST_PG
   const undo = 'DROP TABLE search_blocks; DROP TABLE search_saved; DROP INDEX conversations_user_a; DROP INDEX conversations_user_b; ' +
     'DROP INDEX group_members_user; DELETE FROM schema_migrations WHERE version = 12'
