@@ -17,9 +17,10 @@ import sendGroup from './send-group.mjs'
 import singleDownload from './single-download.mjs'
 import starvation from './starvation.mjs'
 import events from './events.mjs'
+import search from './search.mjs'
 
 /** `npm run bench`: the gateway on SQLite. */
-export const sqlite = [sendC2c, sendGroup, find, read, importMessages, batch, revoke, downloadStored, downloadProxied, history, starvation, events]
+export const sqlite = [sendC2c, sendGroup, find, read, importMessages, batch, revoke, downloadStored, downloadProxied, history, starvation, events, search]
 
 /** `npm run bench:pg`: the gateway on PostgreSQL. */
 export const pg = [pgSend, pgHistory, pgImport, pgBatch]
