@@ -9,7 +9,7 @@
 // search at the largest size ≤ 2× that at the smallest (it must not grow with the history);
 // the figures in µs (p50 of sequential requests) are printed beside a history page's.
 import { performance } from 'node:perf_hooks'
-import { parseSize, sizeLabel } from '../lib/format.mjs'
+import { sizeLabel } from '../lib/format.mjs'
 import { SENDER, users } from './common.mjs'
 
 const ADMIN = 'administrator'
