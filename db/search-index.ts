@@ -46,28 +46,34 @@ function mix (h: number): number {
   return h >>> 0
 }
 
-/** Calls `bit` with the three filter positions of each unigram and bigram of `text` (by code point). */
-function eachBit (text: string, bit: (pos: number) => void): void {
-  let prev = -1
-  for (const ch of text) {
-    const cp = ch.codePointAt(0)!
-    const u = mix(cp + 0x9e3779b9)
-    bit(u & MASK)
-    bit((u >>> 12) & MASK)
-    bit(mix(u) & MASK)
-    if (prev >= 0) {
-      const b = mix(Math.imul(prev, 0x01000193) ^ (cp + 0x7f4a7c15))
-      bit(b & MASK)
-      bit((b >>> 12) & MASK)
-      bit(mix(b) & MASK)
-    }
-    prev = cp
-  }
+/** Sets the three filter bits of a gram's hash. */
+function set3 (bloom: Uint8Array, h: number): void {
+  let pos = h & MASK
+  bloom[pos >>> 3]! |= 0x80 >>> (pos & 7)
+  pos = (h >>> 12) & MASK
+  bloom[pos >>> 3]! |= 0x80 >>> (pos & 7)
+  pos = mix(h) & MASK
+  bloom[pos >>> 3]! |= 0x80 >>> (pos & 7)
 }
 
-/** Adds the grams of `texts` to a filter. */
+/** Adds the unigrams and bigrams (by code point) of `texts` to a filter. Hot: every message written runs it. */
 export function addToBloom (bloom: Uint8Array, texts: readonly string[]): void {
-  for (const text of texts) eachBit(text, pos => { bloom[pos >>> 3]! |= 0x80 >>> (pos & 7) })
+  for (const text of texts) {
+    let prev = -1
+    for (let i = 0; i < text.length; i++) {
+      let cp = text.charCodeAt(i)
+      if (cp >= 0xd800 && cp < 0xdc00 && i + 1 < text.length) {
+        const lo = text.charCodeAt(i + 1)
+        if (lo >= 0xdc00 && lo < 0xe000) {
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00)
+          i++
+        }
+      }
+      set3(bloom, mix(cp + 0x9e3779b9))
+      if (prev >= 0) set3(bloom, mix(Math.imul(prev, 0x01000193) ^ (cp + 0x7f4a7c15)))
+      prev = cp
+    }
+  }
 }
 
 /** A filter of `entries` alone (a revoke rebuilds its block's with what is left). */
@@ -105,11 +111,8 @@ export interface Indexed {
 }
 
 /** One message of a block's entries: `[id, server_time, seq, sender, elem_mask, [texts]]`. */
-export const entryOf = (m: Indexed): SearchEntry => ({
-  convKey: m.convKey, id: m.id, serverTime: m.serverTime, seq: m.seq, sender: m.sender, elemMask: m.elemMask, texts: searchTexts(m.content),
-})
-
-const entryJson = (e: SearchEntry): string => JSON.stringify([e.id, e.serverTime, e.seq, e.sender, e.elemMask, e.texts])
+const entryJson = (e: Omit<SearchEntry, 'convKey'>): string =>
+  `[${e.id},${e.serverTime},${e.seq},${JSON.stringify(e.sender)},${e.elemMask},${JSON.stringify(e.texts)}]`
 
 /** A block's entries as stored: a JSON array, appended to as text (see appendEntries). */
 export const entriesJson = (entries: readonly SearchEntry[]): string => `[${entries.map(entryJson).join(',')}]`
@@ -127,28 +130,31 @@ export function parseEntries (convKey: string, json: string): SearchEntry[] {
 /** The block of a shared message by its seq, or of a saved one by its owner's count there. */
 export const blockOf = (n: number): number => Math.floor((n - 1) / BLOCK_SIZE)
 
-/** A block being written: its filter and its entries (as stored text), and what the write adds. */
+/** A block being written: its filter, what it held (stored entries) and the entries the write adds. */
 export interface PendingBlock {
   convKey: string
   owner: string
   block: number
   bloom: Buffer
-  entries: string
+  stored: string
+  added: string[]
 }
+
+/** The entries of a pending block as they are to be stored. */
+export const pendingEntries = (p: PendingBlock): string => appendEntries(p.stored, `[${p.added.join(',')}]`)
 
 /** Folds a message into the blocks pending in a write (creating its block's from `load`, when it has none yet). */
 export function addPending (pending: Map<string, PendingBlock>, m: Indexed, owner: string, n: number,
-  load: (convKey: string, owner: string, block: number) => { bloom: Buffer, entries: string } | undefined): PendingBlock {
+  load: (convKey: string, owner: string, block: number) => { bloom: Buffer, entries: string } | undefined): void {
   const block = blockOf(n)
   const key = `${m.convKey}\n${owner}\n${block}`
   let p = pending.get(key)
   if (p === undefined) {
     const stored = load(m.convKey, owner, block)
-    p = { convKey: m.convKey, owner, block, bloom: stored?.bloom ?? Buffer.alloc(BLOOM_BYTES), entries: stored?.entries ?? '[]' }
+    p = { convKey: m.convKey, owner, block, bloom: stored?.bloom ?? Buffer.alloc(BLOOM_BYTES), stored: stored?.entries ?? '[]', added: [] }
     pending.set(key, p)
   }
-  const e = entryOf(m)
-  addToBloom(p.bloom, e.texts)
-  p.entries = appendEntries(p.entries, entriesJson([e]))
-  return p
+  const texts = searchTexts(m.content)
+  addToBloom(p.bloom, texts)
+  p.added.push(entryJson({ id: m.id, serverTime: m.serverTime, seq: m.seq, sender: m.sender, elemMask: m.elemMask, texts }))
 }

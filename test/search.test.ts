@@ -96,7 +96,8 @@ t.test('when keywords combine, with senders, types and a time window, then each 
 })
 
 t.test('when a search runs, then only what the caller sees now is found', async t => {
-  const g = await build(t)
+  // One second for all: the saved message and the shared one share it (history order: seq 0 first).
+  const g = await build(t, {}, { now: () => 1_800_000_000 })
   await send(g, 'alice', 'c2c_bob', text('secret one'))
   await send(g, 'carol', 'c2c_dave', text('secret two'))
   await g.call('alice', 'POST', '/groups', { group_id: 'g1', group_member_array: ['carol'] })

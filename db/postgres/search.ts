@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import type { SearchEntry, SearchStore } from '../store.js'
-import { addPending, bloomOf, blockOf, entriesJson, parseEntries, type Indexed, type PendingBlock } from '../search-index.js'
+import { addPending, bloomOf, blockOf, entriesJson, parseEntries, pendingEntries, type Indexed, type PendingBlock } from '../search-index.js'
 import { run, statement, type Queryable } from './pool.js'
 
 /**
@@ -92,7 +92,7 @@ export async function indexWith (db: Queryable, messages: ReadonlyArray<{ m: Ind
     addPending(pending, m, owner ?? '', s === undefined ? m.seq : ++s.last, () => undefined)
   }
   const blocks = [...pending.values()]
-  await run(db, sql.merge, [blocks.map(b => b.convKey), blocks.map(b => b.owner), blocks.map(b => b.block), blocks.map(b => bloomHex(b.bloom)), blocks.map(b => b.entries)])
+  await run(db, sql.merge, [blocks.map(b => b.convKey), blocks.map(b => b.owner), blocks.map(b => b.block), blocks.map(b => bloomHex(b.bloom)), blocks.map(pendingEntries)])
 }
 
 /** Takes a message out of its block (the filter made again from what is left), on a transaction's client. */

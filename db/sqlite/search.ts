@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3'
 import type { SearchEntry, SearchStore } from '../store.js'
-import { addPending, bloomHas, bloomOf, blockOf, entriesJson, parseEntries, type Indexed, type PendingBlock } from '../search-index.js'
+import { addPending, bloomHas, bloomOf, blockOf, entriesJson, parseEntries, pendingEntries, type Indexed, type PendingBlock } from '../search-index.js'
 
 /** The search index on one SQLite connection (db/search-index.ts): written inside the running write. */
 export interface SqliteSearch {
@@ -54,7 +54,7 @@ export function sqliteSearch (db: Database): SqliteSearch {
   const pending = new Map<string, PendingBlock>()
   const load = (convKey: string, owner: string, block: number) => getBlock.get(convKey, owner, block)
   const flush = () => {
-    for (const p of pending.values()) putBlock.run(p.convKey, p.owner, p.block, p.bloom, p.entries)
+    for (const p of pending.values()) putBlock.run(p.convKey, p.owner, p.block, p.bloom, pendingEntries(p))
     pending.clear()
   }
   const add = (m: Indexed, owner: string | null) => {

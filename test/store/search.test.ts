@@ -40,6 +40,10 @@ t.test('when messages are stored, then 1-, 2- and 3+-character keywords find the
   t.same(await find(s, 'a', 'l'), ['hello world'])
   t.same(await find(s, 'a', '你好吗'), [])
   t.same(await find(s, 'a', 'hello', ab.key), ['hello world'], 'in one conversation')
+  await s.messages.insert([draft(ab, 'a', 'party 🎉🎂 time'), draft(ab, 'a', 'lone \ud800 surrogate')])
+  t.same(await find(s, 'a', '🎉🎂'), ['party 🎉🎂 time'], 'characters beyond the BMP are one character each')
+  t.same(await find(s, 'a', '🎂'), ['party 🎉🎂 time'])
+  t.same(await find(s, 'a', '\ud800 s'), ['lone \ud800 surrogate'], 'a lone surrogate is a character too')
 })
 
 t.test('when a message has other elements, then file names, custom and location descriptions are its text, and nothing else', async t => {

@@ -7,14 +7,16 @@
 -- only. A revoke takes the message's entry out and makes its block's filter again; written
 -- in the same transaction as every message (db/sqlite/search.ts). The existing history is
 -- indexed by this migration's step in code (db/sqlite/sqlite-store.ts).
+-- A rowid table: a block row (about 2 KB) fits in its page there, where a WITHOUT ROWID
+-- table would spill it into overflow pages at every write.
 CREATE TABLE search_blocks (
   conv_key TEXT NOT NULL,
   owner TEXT NOT NULL,
   block INTEGER NOT NULL,
   bloom BLOB NOT NULL,
-  entries TEXT NOT NULL,
-  PRIMARY KEY (conv_key, owner, block)
-) WITHOUT ROWID;
+  entries TEXT NOT NULL
+);
+CREATE UNIQUE INDEX search_blocks_key ON search_blocks (conv_key, owner, block);
 
 -- How many messages each user saved in each conversation: the blocks of its saved ones,
 -- and the conversations where it has some.
