@@ -16,7 +16,9 @@ CREATE TABLE search_blocks (
   bloom BIT(4096) NOT NULL,
   entries TEXT NOT NULL,
   PRIMARY KEY (conv_key, owner, block)
-);
+) WITH (toast_tuple_target = 128);
+-- toast_tuple_target: a block row (about 2 KB, its entries repetitive JSON) is compressed
+-- when written, which halves what a write puts in the WAL.
 
 -- How many messages each user saved in each conversation: the blocks of its saved ones,
 -- and the conversations where it has some.
