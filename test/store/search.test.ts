@@ -102,6 +102,20 @@ t.test('when a search runs, then only what the viewer sees now is found: its C2C
   t.same(await find(s, 'e', 'secret'), ['secret group'], 'a new member finds the group\'s history')
 })
 
+t.test('when saved and shared messages are stored in one write, then each is in its own blocks', async t => {
+  const s = await openStore(t)
+  const ab = c2c('a', 'b')
+  await s.messages.insert([
+    draft(ab, 'a', 'mixed shared'),
+    ...Array.from({ length: 18 }, (_, i) => draft(ab, 'b', `mixed saved ${i}`, { owner: 'b', origin: Origin.Saved, status: 5 })),
+    draft(ab, 'b', 'mixed saved by a', { owner: 'a', origin: Origin.Saved, status: 5 }),
+  ])
+  t.equal((await find(s, 'b', 'mixed')).length, 19, 'b: the shared one and its 18 saved ones')
+  t.same(await find(s, 'a', 'mixed'), ['mixed saved by a', 'mixed shared'])
+  await s.messages.insert([draft(ab, 'b', 'mixed saved again', { owner: 'b', origin: Origin.Saved, status: 5 })])
+  t.equal((await find(s, 'b', 'mixed')).length, 20)
+})
+
 t.test('when a message is revoked, then its text is out of the index and the rest of its block still found', async t => {
   const s = await openStore(t)
   const ab = c2c('a', 'b')
