@@ -171,6 +171,44 @@ export interface ConversationStore {
   remove (userId: string, conv: ConvRef): Promise<boolean>
 }
 
+/** A message as the search index keeps it (db/search-index.ts): what a search filters on, and its texts, folded. */
+export interface SearchEntry {
+  convKey: string
+  id: number
+  serverTime: number
+  /** 0 for a saved message. */
+  seq: number
+  sender: string
+  elemMask: number
+  /** The searchable text of each element that has one (CONTRACT §10), lower case. */
+  texts: string[]
+}
+
+export interface SearchQuery {
+  viewer: string
+  /** One conversation (its shared messages and the viewer's saved ones there); else every one the viewer sees now. */
+  convKey?: string
+  /**
+   * Keyword filters (search-index.ts keywordBloom): only blocks whose filter has every bit
+   * of one of these are read. Absent: every block.
+   */
+  blooms?: Buffer[]
+}
+
+/**
+ * The search index (CONTRACT §10). It is written by MessageStore and GroupStore in the
+ * transaction of each write: a message is searchable once its write has answered, and a
+ * revoke takes its text out of the index in the revoke's transaction.
+ */
+export interface SearchStore {
+  /**
+   * The entries that `match` keeps among those `q.viewer` may see now: its C2C
+   * conversations, the groups it is a member of now and its saved messages (of `q.convKey`
+   * alone, when given), never one it deleted. In no particular order.
+   */
+  search (q: SearchQuery, match: (e: SearchEntry) => boolean): Promise<SearchEntry[]>
+}
+
 export const EventType = { Message: 1, Revoke: 2, ReadReceipt: 3, Membership: 9 } as const
 export type EventType = typeof EventType[keyof typeof EventType]
 
@@ -359,6 +397,7 @@ export interface Store {
   readonly events: EventStore
   readonly webhooks: WebhookStore
   readonly conversations: ConversationStore
+  readonly search: SearchStore
   /** Liveness: resolves when the database answers. */
   ping (): Promise<void>
   /** A small real write: resolves when the database can take one (its disk has room). */

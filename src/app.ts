@@ -28,6 +28,7 @@ import mediaRoutes from '../routes/media.js'
 import downloadRoutes from '../routes/downloads.js'
 import eventRoutes from '../routes/events.js'
 import conversationRoutes from '../routes/conversations.js'
+import searchRoutes from '../routes/search.js'
 import events from './plugins/events.js'
 import webhooks from './plugins/webhooks.js'
 import webhookRoutes from '../routes/webhooks.js'
@@ -116,6 +117,6 @@ export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: B
     maxBytes: config.mediaMaxBytes,
     ...(dispatcher !== undefined && { dispatcher }),
   })
-  for (const routes of [systemRoutes, messageRoutes, batchRoutes, groupRoutes, mediaRoutes, downloadRoutes, eventRoutes, webhookRoutes, conversationRoutes]) await app.register(routes)
+  for (const routes of [systemRoutes, messageRoutes, batchRoutes, groupRoutes, mediaRoutes, downloadRoutes, eventRoutes, webhookRoutes, conversationRoutes, searchRoutes]) await app.register(routes)
   return app
 }

@@ -27,6 +27,8 @@ export function readKnobs (defaults = {}, env = process.env) {
     cpuProf: raw('BENCH_CPU_PROF', '0') === '1', // node servers under --cpu-prof, summarized at the end
     // SQLite scenarios
     historySizes: sizes('BENCH_HISTORY_SIZES', '10k,1m,10m'),
+    searchSizes: sizes('BENCH_SEARCH_SIZES', '100k,1m'), // search: the history sizes it is measured at
+    searchUsers: num('BENCH_SEARCH_USERS', 10_000), // search: the users the history is among
     downloadBytes: num('BENCH_DOWNLOAD_BYTES', MB),
     rssDuration: num('BENCH_RSS_DURATION', 60, { zero: true }), // 0 skips the sustained-RSS run
     hogConcurrency: raw('BENCH_HOG_CONCURRENCY', '8,48').split(',').map(Number), // starvation: the hog's imports in flight

@@ -19,9 +19,10 @@ import starvation from './starvation.mjs'
 import events from './events.mjs'
 import webhooks from './webhooks.mjs'
 import conversations from './conversations.mjs'
+import search from './search.mjs'
 
 /** `npm run bench`: the gateway on SQLite. */
-export const sqlite = [sendC2c, sendGroup, find, read, importMessages, batch, revoke, downloadStored, downloadProxied, history, starvation, events, webhooks, conversations]
+export const sqlite = [sendC2c, sendGroup, find, read, importMessages, batch, revoke, downloadStored, downloadProxied, history, starvation, events, webhooks, conversations, search]
 
 /** `npm run bench:pg`: the gateway on PostgreSQL. */
 export const pg = [pgSend, pgHistory, pgImport, pgBatch]

@@ -4,6 +4,8 @@ import { contentJson, rowToMessage as toMessage, type MessageRow as Row } from '
 import { retrying, run, statement, transaction, type Queryable } from './pool.js'
 import { groupCommit } from './group-commit.js'
 import type { PgEventAppender } from './events.js'
+import { bloomHex, indexWith, INSERT_ONE_CTES, unindexWith } from './search.js'
+import { addToBloom, BLOOM_BYTES, searchTexts } from '../search-index.js'
 
 /**
  * The message store on a pool. Parameters in a SELECT list are cast, as PostgreSQL cannot
@@ -84,7 +86,8 @@ const sql = {
       ${C2C_CONFLICT}),
     g AS (UPDATE user_conversations AS u SET sent = u.sent + $21::bigint, active_time = greatest(u.active_time, $22::bigint),
         hidden_seq = CASE WHEN $23::boolean THEN NULL ELSE u.hidden_seq END
-      FROM m WHERE u.user_id = $20::text AND u.conv_key = $1::text)
+      FROM m WHERE u.user_id = $20::text AND u.conv_key = $1::text),
+    ${INSERT_ONE_CTES}
     SELECT id, seq, server_time FROM m`),
   /** Users' C2C rows, locked in key and user order ($1 keys, $2 users, $3 peers, $4 times, $5 sent counts). */
   upsertC2cRows: statement('upsert_c2c_rows', `INSERT INTO user_conversations AS u (user_id, conv_key, is_group, peer, listed, active_time, sent)
@@ -196,6 +199,14 @@ const sql = {
 /** Free client text that PostgreSQL text cannot hold (U+0000), as the UTF-8 bytea it is kept as. */
 export const bytes = (s: string): Buffer => Buffer.from(s, 'utf8')
 
+/** The search parameters of insert_one ($24, $25): the filter of the message's texts, and the texts. */
+function searchParams (m: NewMessage): [string, string] {
+  const texts = searchTexts(m.content)
+  const bloom = Buffer.alloc(BLOOM_BYTES)
+  addToBloom(bloom, texts)
+  return [bloomHex(bloom), JSON.stringify(texts)]
+}
+
 /** sender, time and rand of an import, within its conversation. */
 const importKey = (m: NewMessage): string => JSON.stringify([m.conv.key, m.sender, m.serverTime, m.rand])
 
@@ -252,7 +263,7 @@ export async function insertWith (db: Queryable, messages: NewMessage[], events:
       only.conv.users?.[0] ?? null, only.conv.users?.[1] ?? null, only.event,
       only.owner === null && only.origin === Origin.Sent ? 1 : 0,
       c2c.map(c => c.user), c2c.map(c => c.peer), c2c.map(c => c.sent),
-      g?.user ?? null, g?.sent ?? 0, g?.unhide === true ? only.serverTime : 0, g?.unhide ?? false])
+      g?.user ?? null, g?.sent ?? 0, g?.unhide === true ? only.serverTime : 0, g?.unhide ?? false, ...searchParams(only)])
     return [stored(only, row!.id, row!.seq, row!.server_time)]
   }
   const convs = [...new Map(messages.map(m => [m.conv.key, m.conv])).values()]
@@ -312,6 +323,7 @@ export async function insertWith (db: Queryable, messages: NewMessage[], events:
       news.map(m => contentJson(m.content)), created.map(c => c.tally)])
     const refs = created.flatMap(({ at }, i) => messages[at]!.refs.map(ref => [news[i]!.convKey, bytes(ref), news[i]!.id] as const))
     if (refs.length > 0) await run(db, sql.insertRefs, [refs.map(r => r[0]), refs.map(r => r[1]), refs.map(r => r[2])])
+    await indexWith(db, news.map((m, i) => ({ m: { ...m, elemMask: messages[created[i]!.at]!.elemMask }, owner: m.owner })))
     await events.messages(db, news.filter((_, i) => messages[created[i]!.at]!.event).map(m => ({ convKey: m.convKey, messageId: m.id, at: m.serverTime })))
     const advanced = convs.map(c => c.key).filter(k => lastSeq.get(k) !== before.get(k))
     if (advanced.length > 0) {
@@ -382,7 +394,11 @@ export function pgMessages (pool: pg.Pool, poolSize: number, events: PgEventAppe
       return rows.map(toMessage)
     },
     async revoke (convKey, id, t) {
-      await run(pool, sql.revoke, [convKey, id, t.status, t.revoker, t.elemMask, JSON.stringify(t.content), now()])
+      // The text leaves the search index in the revoke's transaction.
+      await transaction(pool, async client => {
+        await unindexWith(client, convKey, id)
+        await run(client, sql.revoke, [convKey, id, t.status, t.revoker, t.elemMask, JSON.stringify(t.content), now()])
+      })
       events.committed()
     },
     async findByRef (ref, viewer, anyGroup = false) {

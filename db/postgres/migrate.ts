@@ -9,9 +9,12 @@ const LOCK = 0x74696d67 // 'timg'
  * Applies the numbered SQL files of `dir` (NNN-name.sql) that the database has not seen,
  * in order, each in its own transaction, and records them in schema_migrations. Forward
  * only. Every transaction first takes a transaction-scoped advisory lock, so replicas
- * starting together apply each file once: the others wait, then find it recorded.
+ * starting together apply each file once: the others wait, then find it recorded. A
+ * migration that needs code (an index computed from the stored messages) has a step in
+ * `steps`, run after its SQL in the same transaction.
  */
-export async function migrate (pool: pg.Pool, dir: string, schema: string | undefined): Promise<void> {
+export async function migrate (pool: pg.Pool, dir: string, schema: string | undefined,
+  steps: Readonly<Record<number, (client: pg.ClientBase) => Promise<void>>> = {}): Promise<void> {
   const files = readdirSync(dir).filter(f => /^\d+-.+\.sql$/.test(f)).sort()
   const client = await pool.connect()
   let broken: Error | undefined
@@ -40,6 +43,7 @@ export async function migrate (pool: pg.Pool, dir: string, schema: string | unde
           const seen = await client.query('SELECT 1 FROM schema_migrations WHERE version = $1', [version])
           if (seen.rowCount !== 0) return
           await client.query(sql)
+          await steps[version]?.(client)
           await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [version, file, Date.now()])
         })
       } catch (err) {

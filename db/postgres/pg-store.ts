@@ -9,6 +9,7 @@ import { pgIdempotency } from './idempotency.js'
 import { pgEvents } from './events.js'
 import { pgWebhooks } from './webhooks.js'
 import { pgConversations } from './conversations.js'
+import { backfill, pgSearch } from './search.js'
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url))
 const PROBE = statement('probe', 'INSERT INTO probes (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at')
@@ -50,7 +51,8 @@ export async function openPgStore (url: string, options: PgStoreOptions = {}): P
   // query reports the failure to its request. Without a listener it would end the process.
   pool.on('error', () => {})
   try {
-    await migrate(pool, MIGRATIONS, schema)
+    // 012-search indexes the history stored before it.
+    await migrate(pool, MIGRATIONS, schema, { 12: backfill })
   } catch (err) {
     await pool.end()
     throw err
@@ -72,6 +74,7 @@ export async function openPgStore (url: string, options: PgStoreOptions = {}): P
     events: events.store,
     webhooks: pgWebhooks(pool),
     conversations: pgConversations(pool, events.appender.committed, now),
+    search: pgSearch(pool),
     async ping () {
       await pool.query('SELECT 1')
     },

@@ -4,6 +4,7 @@ import { contentJson, rowToMessage as toMessage, type MessageRow as Row } from '
 import type { Write } from './group-commit.js'
 import type { Seqs } from './seqs.js'
 import type { EventAppender } from './events.js'
+import type { SqliteSearch } from './search.js'
 
 /** Every select names @viewer: saved messages are the owner's, deletions are per user. */
 const COLUMNS = `id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, revoker, content,
@@ -24,7 +25,7 @@ export interface SqliteMessages {
   clear (convKey: string, userId: string): void
 }
 
-export function sqliteMessages (db: Database, write: Write, seqs: Seqs, events: EventAppender, now: () => number): SqliteMessages {
+export function sqliteMessages (db: Database, write: Write, seqs: Seqs, events: EventAppender, search: SqliteSearch, now: () => number): SqliteMessages {
   const insert = db.prepare<unknown[]>(
     'INSERT INTO messages (conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content, tally) ' +
     'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
@@ -164,6 +165,7 @@ export function sqliteMessages (db: Database, write: Write, seqs: Seqs, events: 
     const id = Number(insert.run(convKey, seq, m.sender, m.owner, serverTime, m.clientTime, m.rand, m.status, m.origin, m.elemMask, contentJson(m.content), tally).lastInsertRowid)
     for (const ref of m.refs) insertRef.run(ref, convKey, id)
     if (m.event) events.append(EventType.Message, convKey, id, serverTime)
+    search.add({ id, convKey, seq, serverTime, sender: m.sender, elemMask: m.elemMask, content: m.content }, m.owner)
     // Field by field: a spread of `m` here cost as much as the INSERT.
     return {
       id, convKey, seq, sender: m.sender, owner: m.owner, serverTime, clientTime: m.clientTime, rand: m.rand,
@@ -209,6 +211,7 @@ export function sqliteMessages (db: Database, write: Write, seqs: Seqs, events: 
     async revoke (convKey, id, t) {
       // The WAL still holds the page images with the content until a checkpoint.
       await write(() => {
+        search.remove(convKey, id)
         revoke.run({ id, convKey, status: t.status, revoker: t.revoker, elemMask: t.elemMask, content: JSON.stringify(t.content) })
         deleteRefs.run(id)
         events.append(EventType.Revoke, convKey, id, now(), t.revoker)

@@ -4,9 +4,11 @@ import { join } from 'node:path'
 
 /**
  * Applies the numbered SQL files of `dir` (NNN-name.sql) that the database has not
- * seen, in order, each in its own transaction, and records them. Forward only.
+ * seen, in order, each in its own transaction, and records them. Forward only. A
+ * migration that needs code (an index computed from the stored messages) has a step in
+ * `steps`, run after its SQL in the same transaction.
  */
-export function migrate (db: Database.Database, dir: string): void {
+export function migrate (db: Database.Database, dir: string, steps: Readonly<Record<number, () => void>> = {}): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)')
   const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[])
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
@@ -18,6 +20,7 @@ export function migrate (db: Database.Database, dir: string): void {
     try {
       db.transaction(() => {
         db.exec(sql)
+        steps[version]?.()
         record.run(version, file, Date.now())
       })()
     } catch (err) {

@@ -12,6 +12,7 @@ import { sqliteIdempotency } from './idempotency.js'
 import { sqliteEvents } from './events.js'
 import { sqliteWebhooks } from './webhooks.js'
 import { sqliteConversations } from './conversations.js'
+import { sqliteSearch } from './search.js'
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url))
 
@@ -54,7 +55,8 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
   // Statement journals (an upsert inside a longer transaction needs one) in memory: as
   // temporary files they cost 20 µs per row of a send or an import.
   db.pragma('temp_store = MEMORY')
-  migrate(db, MIGRATIONS)
+  // 012-search indexes the history stored before it.
+  migrate(db, MIGRATIONS, { 12: () => sqliteSearch(db).backfill() })
   // Checkpoints run in a worker (see checkpointer.ts); this threshold (40 MB of WAL) is
   // the backstop should it fall behind.
   db.pragma('wal_autocheckpoint = 10000')
@@ -65,11 +67,12 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
   const commit = groupCommit(db)
   const now = options.now ?? (() => Math.floor(Date.now() / 1000))
   // Subscribers hear of new events after the COMMIT that made them readable.
-  const write: Write = (run, opts) => commit(() => seqs.within(run), opts).then(
+  const search = sqliteSearch(db)
+  const write: Write = (run, opts) => commit(() => search.within(() => seqs.within(run)), opts).then(
     (value) => { events.appender.committed(); return value },
     (err: unknown) => { throw translated(err) })
   const events = sqliteEvents(db, write)
-  const messages = sqliteMessages(db, write, seqs, events.appender, now)
+  const messages = sqliteMessages(db, write, seqs, events.appender, search, now)
   const ping = db.prepare('SELECT 1')
   const probe = db.prepare<[number]>('INSERT INTO probes (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at')
   let closed = false
@@ -82,6 +85,7 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
     events: events.store,
     webhooks: sqliteWebhooks(db, write),
     conversations: sqliteConversations(db, write, seqs, messages),
+    search: search.store,
     async ping () {
       ping.get()
     },

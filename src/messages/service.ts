@@ -401,6 +401,17 @@ export class MessageService {
     return this.#view(m, { viewer, read: readPoints.get(viewer), peerRead: convType === ConvType.C2C ? readPoints.get(convId) : undefined })
   }
 
+  /** Stored messages of any conversations as `viewer` sees them (one read of their read points). */
+  async viewsFor (viewer: string, messages: StoredMessage[]): Promise<MessageOut[]> {
+    if (messages.length === 0) return []
+    const points = new Map<string, Map<string, HistoryPosition>>()
+    for (const p of await this.#messages.readPoints(messages.map(m => m.convKey))) {
+      const of = points.get(p.convKey) ?? new Map<string, HistoryPosition>()
+      points.set(p.convKey, of.set(p.userId, p.at))
+    }
+    return messages.map(m => this.viewWith(m, viewer, points.get(m.convKey) ?? new Map()))
+  }
+
   #transient (d: NewMessage, id: number): StoredMessage {
     return {
       id, convKey: d.conv.key, seq: 0, sender: d.sender, owner: d.owner, serverTime: d.serverTime, clientTime: d.clientTime,

@@ -42,6 +42,7 @@ export default fp(async (app) => {
         { name: 'conversations', description: 'The conversation list: unread counts, last messages, pins (CONTRACT §9)' },
         { name: 'groups', description: 'Minimal group management: membership makes group conversations real' },
         { name: 'media', description: 'Uploads for media elements, and downloads of element content (TIMMsgDownloadElemToPath)' },
+        { name: 'search', description: 'TIMMsgSearchLocalMessages: keyword search over what the caller can see' },
         { name: 'events', description: 'What comes out on its own: the event stream (the SDK\'s receive callbacks)' },
         { name: 'webhooks', description: 'Events POSTed to other backends (Standard Webhooks), and the before-send hook: the admin\'s' },
         { name: 'system', description: 'Health, metrics and this document' },

@@ -8,6 +8,7 @@ import { IdempotencyKeys } from '../idempotency/keys.js'
 import { msgIdsIn } from '../messages/recorded.js'
 import { EventHub } from '../events/hub.js'
 import { ConversationService } from '../conversations/service.js'
+import { SearchService } from '../search/service.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -20,6 +21,7 @@ declare module 'fastify' {
     idempotency: IdempotencyKeys
     /** This process's fan-out of the event log to its streams. */
     hub: EventHub
+    messageSearch: SearchService
   }
 }
 
@@ -66,5 +68,6 @@ export default fp<ServicesOptions>(async (app, opts) => {
   app.decorate('messages', messages)
   app.decorate('conversations', new ConversationService({ store: app.store.conversations, messages, secret: opts.secretKey }))
   app.decorate('groups', new GroupService(app.store.groups, messages))
+  app.decorate('messageSearch', new SearchService(app.store.search, app.store.messages, messages))
   app.decorate('downloads', new DownloadService(messages, app.store.messages, uploads))
 }, { name: 'timgate-services', dependencies: ['timgate-store'] })

@@ -1,0 +1,143 @@
+import type pg from 'pg'
+import type { SearchEntry, SearchStore } from '../store.js'
+import { addPending, bloomOf, blockOf, entriesJson, parseEntries, pendingEntries, type Indexed, type PendingBlock } from '../search-index.js'
+import { run, statement, type Queryable } from './pool.js'
+
+/**
+ * The search index on PostgreSQL (db/search-index.ts). Writers merge into a block with
+ * `|` and text concatenation under ON CONFLICT, so two writes to one block never lose
+ * each other's entries; a shared message's block comes from its seq, which the
+ * conversation's row lock hands out, and a saved one's from its owner's count there.
+ */
+
+/** A filter as PostgreSQL takes it: bit(4096) from hex. */
+export const bloomHex = (bloom: Buffer): string => bloom.toString('hex')
+const fromHex = (hex: string) => `('x' || ${hex})::bit(4096)`
+
+/** A block's new entries and filter merged into what it holds (one row per block per statement). */
+const MERGE = `ON CONFLICT (conv_key, owner, block) DO UPDATE SET bloom = b.bloom | excluded.bloom,
+  entries = left(b.entries, -1) || ',' || substr(excluded.entries, 2)`
+
+/**
+ * The insert_one statement's part (db/postgres/messages.ts): its message `m` (id, seq,
+ * server_time) into its block, saved ones counted first. $3 sender, $4 owner, $10 elem
+ * mask, $24 the filter of its texts (hex), $25 its texts (JSON).
+ */
+export const INSERT_ONE_CTES = `sv AS (
+      INSERT INTO search_saved AS s (owner, conv_key, n) SELECT $4::text, $1::text, 1 FROM m WHERE $4::text IS NOT NULL
+      ON CONFLICT (owner, conv_key) DO UPDATE SET n = s.n + 1 RETURNING n),
+    sb AS (
+      INSERT INTO search_blocks AS b (conv_key, owner, block, bloom, entries)
+      SELECT $1::text, coalesce($4::text, ''), CASE WHEN $4::text IS NULL THEN (m.seq - 1) / 16 ELSE ((SELECT n FROM sv) - 1) / 16 END,
+        ${fromHex('$24::text')}, '[' || json_build_array(m.id, m.server_time, m.seq, $3::text, $10::integer, $25::json)::text || ']'
+      FROM m
+      ${MERGE})`
+
+const sql = {
+  countSaved: statement('search_count_saved', `INSERT INTO search_saved AS s (owner, conv_key, n)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+    ON CONFLICT (owner, conv_key) DO UPDATE SET n = s.n + excluded.n RETURNING owner, conv_key, n`),
+  merge: statement('search_merge', `INSERT INTO search_blocks AS b (conv_key, owner, block, bloom, entries)
+    SELECT k, o, n, ${fromHex('h')}, e FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) AS v(k, o, n, h, e)
+    ${MERGE}`),
+  messageOf: statement('search_message_of', 'SELECT owner, seq FROM messages WHERE conv_key = $1 AND id = $2'),
+  blockFor: statement('search_block_for', 'SELECT block, entries FROM search_blocks WHERE conv_key = $1 AND owner = $2 AND block = $3 FOR UPDATE'),
+  blocksFor: statement('search_blocks_for', 'SELECT block, entries FROM search_blocks WHERE conv_key = $1 AND owner = $2 ORDER BY block FOR UPDATE'),
+  rewrite: statement('search_rewrite', `UPDATE search_blocks SET bloom = ${fromHex('$4::text')}, entries = $5 WHERE conv_key = $1 AND owner = $2 AND block = $3`),
+  drop: statement('search_drop', 'DELETE FROM search_blocks WHERE conv_key = $1 AND owner = $2 AND block = $3'),
+  history: statement('search_history', `SELECT conv_key AS "convKey", id, seq, server_time AS "serverTime", sender, elem_mask AS "elemMask", owner, content
+    FROM messages WHERE (conv_key, id) > ($1::text, $2::bigint) AND status <> 6 ORDER BY conv_key, id LIMIT 5000`),
+  /** What the viewer sees now: its C2C threads and groups (shared blocks), its saved messages; $2 the keyword filters (hex). */
+  everywhere: statement('search_everywhere', `WITH scopes (conv_key, owner) AS (
+      SELECT conv_key, ''::text COLLATE "C" FROM conversations WHERE user_a = $1
+      UNION SELECT conv_key, '' FROM conversations WHERE user_b = $1
+      UNION SELECT conv_key, '' FROM group_members WHERE user_id = $1
+      UNION SELECT conv_key, owner FROM search_saved WHERE owner = $1),
+    masks AS (SELECT ${fromHex('h')} AS m FROM unnest($2::text[]) AS h)
+    SELECT b.conv_key, b.entries FROM scopes s JOIN search_blocks b ON b.conv_key = s.conv_key AND b.owner = s.owner
+    WHERE $2::text[] IS NULL OR EXISTS (SELECT 1 FROM masks WHERE b.bloom & masks.m = masks.m)`),
+  within: statement('search_within', `WITH masks AS (SELECT ${fromHex('h')} AS m FROM unnest($2::text[]) AS h)
+    SELECT b.conv_key, b.entries FROM search_blocks b
+    WHERE b.conv_key = $3 AND b.owner IN ('', $1)
+      AND ($2::text[] IS NULL OR EXISTS (SELECT 1 FROM masks WHERE b.bloom & masks.m = masks.m))`),
+  /** Of these (conversation, id), those the viewer deleted. */
+  hidden: statement('search_hidden', `SELECT k.conv_key, k.id FROM unnest($2::text[], $3::bigint[]) AS k(conv_key, id)
+    WHERE k.id <= coalesce((SELECT c.up_to_id FROM clears c WHERE c.conv_key = k.conv_key AND c.user_id = $1), 0)
+      OR EXISTS (SELECT 1 FROM deletions d WHERE d.conv_key = k.conv_key AND d.user_id = $1 AND d.message_id = k.id)`),
+} as const
+
+/** Adds stored messages (saved ones with their owner) to their blocks, on `db` inside the inserting transaction. */
+export async function indexWith (db: Queryable, messages: ReadonlyArray<{ m: Indexed, owner: string | null }>): Promise<void> {
+  if (messages.length === 0) return
+  // A saved message's block is its owner's count of saved messages in the conversation.
+  const saved = new Map<string, { owner: string, convKey: string, count: number, last: number }>()
+  for (const { m, owner } of messages) {
+    if (owner === null) continue
+    const key = `${owner}\n${m.convKey}`
+    const s = saved.get(key)
+    if (s === undefined) saved.set(key, { owner, convKey: m.convKey, count: 1, last: 0 })
+    else s.count++
+  }
+  if (saved.size > 0) {
+    const counts = [...saved.values()]
+    const { rows } = await run<{ owner: string, conv_key: string, n: number }>(db, sql.countSaved, [counts.map(s => s.owner), counts.map(s => s.convKey), counts.map(s => s.count)])
+    for (const r of rows) {
+      const s = saved.get(`${r.owner}\n${r.conv_key}`)!
+      s.last = r.n - s.count
+    }
+  }
+  const pending = new Map<string, PendingBlock>()
+  for (const { m, owner } of messages) {
+    const s = owner === null ? undefined : saved.get(`${owner}\n${m.convKey}`)!
+    addPending(pending, m, owner ?? '', s === undefined ? m.seq : ++s.last, () => undefined)
+  }
+  const blocks = [...pending.values()]
+  await run(db, sql.merge, [blocks.map(b => b.convKey), blocks.map(b => b.owner), blocks.map(b => b.block), blocks.map(b => bloomHex(b.bloom)), blocks.map(pendingEntries)])
+}
+
+/** Takes a message out of its block (the filter made again from what is left), on a transaction's client. */
+export async function unindexWith (client: Queryable, convKey: string, id: number): Promise<void> {
+  const { rows: [m] } = await run<{ owner: string | null, seq: number }>(client, sql.messageOf, [convKey, id])
+  if (m === undefined) return
+  const owner = m.owner ?? ''
+  const { rows } = m.owner === null
+    ? await run<{ block: number, entries: string }>(client, sql.blockFor, [convKey, owner, blockOf(m.seq)])
+    : await run<{ block: number, entries: string }>(client, sql.blocksFor, [convKey, owner])
+  for (const { block, entries } of rows) {
+    const all = parseEntries(convKey, entries)
+    const left = all.filter(e => e.id !== id)
+    if (left.length === all.length) continue
+    if (left.length === 0) await run(client, sql.drop, [convKey, owner, block])
+    else await run(client, sql.rewrite, [convKey, owner, block, bloomHex(bloomOf(left)), entriesJson(left)])
+  }
+}
+
+/** Indexes every message not revoked (migration 012), on the migration's client. */
+export async function backfill (client: pg.ClientBase): Promise<void> {
+  let after: [string, number] = ['', 0]
+  for (;;) {
+    const { rows } = await run<Indexed & { owner: string | null, content: string }>(client, sql.history, after)
+    if (rows.length === 0) return
+    await indexWith(client, rows.map(r => ({ m: { ...r, content: JSON.parse(r.content) as Indexed['content'] }, owner: r.owner })))
+    const last = rows.at(-1)!
+    after = [last.convKey, last.id]
+  }
+}
+
+export function pgSearch (pool: pg.Pool): SearchStore {
+  return {
+    async search (q, match) {
+      const masks = q.blooms === undefined ? null : q.blooms.map(bloomHex)
+      const { rows } = q.convKey === undefined
+        ? await run<{ conv_key: string, entries: string }>(pool, sql.everywhere, [q.viewer, masks])
+        : await run<{ conv_key: string, entries: string }>(pool, sql.within, [q.viewer, masks, q.convKey])
+      const matched: SearchEntry[] = []
+      for (const row of rows) for (const e of parseEntries(row.conv_key, row.entries)) if (match(e)) matched.push(e)
+      if (matched.length === 0) return []
+      const { rows: hidden } = await run<{ conv_key: string, id: number }>(pool, sql.hidden, [q.viewer, matched.map(e => e.convKey), matched.map(e => e.id)])
+      if (hidden.length === 0) return matched
+      const gone = new Set(hidden.map(h => `${h.conv_key}\n${h.id}`))
+      return matched.filter(e => !gone.has(`${e.convKey}\n${e.id}`))
+    },
+  }
+}
