@@ -94,6 +94,9 @@ export async function createContext (suite, knobs) {
         TIM_RATE_LIMIT: '1000000',
         TIM_DOWNLOAD_RATE_LIMIT: '1000000',
         TIM_DOWNLOAD_CONCURRENCY: '100000',
+        // Imports and batches from that one identity, 10 connections at once: admission off
+        // (the starvation scenario turns it back on, as it measures it).
+        TIM_HEAVY_CONCURRENCY: '0',
         LOG_LEVEL: knobs.logLevel,
         ...await suite.gatewayEnv(ctx, name),
         ...env,

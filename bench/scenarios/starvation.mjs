@@ -58,7 +58,7 @@ const scenario = {
   // It starts a gateway of its own: the hog's imports must not land in the shared one.
   servers: [],
   async run (ctx) {
-    const gateway = await ctx.startGateway('starvation-gateway')
+    const gateway = await ctx.startGateway('starvation-gateway', { env: { TIM_HEAVY_CONCURRENCY: '2' } })
     const seconds = ctx.knobs.duration
     const rate = ctx.knobs.lightRate
     const victims = VICTIMS.map(user => ({ user, headers: { authorization: `Bearer ${ctx.sign(user)}`, 'content-type': 'application/json' } }))
