@@ -92,6 +92,10 @@ export async function transaction<T> (pool: pg.Pool, fn: (client: pg.PoolClient)
   return retrying(async () => {
     const client = await pool.connect().catch((err: unknown) => { throw translated(err) })
     let broken: Error | undefined
+    // A checked-out client has no pool listener: a connection lost between two statements
+    // would be an 'error' event nobody hears, and end the process. The next statement fails.
+    const lost = (err: Error) => { broken = err }
+    client.on('error', lost)
     try {
       await client.query('BEGIN')
       const out = await fn(client)
@@ -102,6 +106,7 @@ export async function transaction<T> (pool: pg.Pool, fn: (client: pg.PoolClient)
       await client.query('ROLLBACK').catch((e: Error) => { broken = e })
       throw translated(err)
     } finally {
+      client.off('error', lost)
       client.release(broken)
     }
   })
