@@ -163,10 +163,14 @@ export class EventHub {
 
   async #pump (): Promise<void> {
     if (this.#app.size === 0 && this.#byUser.size === 0) {
-      // No one to hear it: only the position moves (the member lists would go stale).
-      this.#members.clear()
-      this.#head = Math.max(this.#head, (await this.#events.bounds()).newest)
-      return
+      const newest = (await this.#events.bounds()).newest
+      // No one to hear it: only the position moves (the member lists would go stale). A
+      // stream that came meanwhile took the old head as its replay's end: then deliver.
+      if (this.#app.size === 0 && this.#byUser.size === 0) {
+        this.#members.clear()
+        this.#head = Math.max(this.#head, newest)
+        return
+      }
     }
     for (;;) {
       const page = await this.#events.read(this.#head, PAGE)
