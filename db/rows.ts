@@ -1,4 +1,4 @@
-import type { Origin, StoredMessage } from './store.js'
+import type { Delivery, EventType, LoggedEvent, Origin, StoredMessage, WebhookState } from './store.js'
 
 /** A messages row as both adapters select it (with the viewer's `deleted` flag). */
 export interface MessageRow {
@@ -51,4 +51,51 @@ export function contentJson (content: StoredMessage['content']): string {
     serialized.set(content, text)
   }
   return text
+}
+
+/** An event row as both adapters select it (joined with its conversation's participants). */
+export interface EventRow {
+  pos: number, type: number, conv_key: string, user_a: string | null, user_b: string | null,
+  message_id: number | null, actor: string | null, role?: number | null, at: number
+}
+
+export function rowToEvent (r: EventRow): LoggedEvent {
+  return {
+    pos: r.pos,
+    type: r.type as EventType,
+    convKey: r.conv_key,
+    users: r.user_a === null || r.user_b === null ? null : [r.user_a, r.user_b],
+    messageId: r.message_id,
+    actor: r.actor,
+    role: r.role ?? null,
+    at: r.at,
+  }
+}
+
+/** A delivery owed to a webhook: its event's row and how its attempts went. */
+export interface DeliveryRow extends EventRow { webhook_id: string, attempts: number, failing_since: number | null }
+
+export function rowToDelivery (r: DeliveryRow): Delivery {
+  return { webhookId: r.webhook_id, event: rowToEvent(r), attempts: r.attempts, failingSince: r.failing_since }
+}
+
+/** A webhook's row; `before_send` is 0/1 on SQLite, a boolean on PostgreSQL. */
+export interface WebhookRow {
+  id: string, url: string, types: number, before_send: boolean | number, secret: string, created_at: number,
+  last_success_at: number | null, last_error: string | null, last_error_at: number | null, pending: number
+}
+
+export function rowToWebhook (r: WebhookRow): WebhookState {
+  return {
+    id: r.id,
+    url: r.url,
+    types: r.types,
+    beforeSend: r.before_send === true || r.before_send === 1,
+    secret: r.secret,
+    createdAt: r.created_at,
+    pending: r.pending,
+    lastSuccessAt: r.last_success_at,
+    lastError: r.last_error,
+    lastErrorAt: r.last_error_at,
+  }
 }

@@ -1,19 +1,7 @@
 import pg from 'pg'
-import { EventType, type EventStore, type LoggedEvent } from '../store.js'
+import { EventType, type EventStore } from '../store.js'
+import { rowToEvent, type EventRow } from '../rows.js'
 import { run, statement, transaction, type Queryable } from './pool.js'
-
-interface Row { pos: number, type: number, conv_key: string, user_a: string | null, user_b: string | null, message_id: number | null, actor: string | null, role: number | null, at: number }
-
-const toEvent = (r: Row): LoggedEvent => ({
-  pos: r.pos,
-  type: r.type as EventType,
-  convKey: r.conv_key,
-  users: r.user_a === null || r.user_b === null ? null : [r.user_a, r.user_b],
-  messageId: r.message_id,
-  actor: r.actor,
-  role: r.role,
-  at: r.at,
-})
 
 /** The first key of the numberer's advisory lock (the second: the schema's name hashed). */
 const NUMBERER_LOCK = 0x74696d65 // 'time'
@@ -175,10 +163,10 @@ export async function pgEvents (pool: pg.Pool, clientConfig: pg.ClientConfig, sc
 
   const store: EventStore = {
     async read (after, limit) {
-      return (await run<Row>(pool, sql.read, [after, limit])).rows.map(toEvent)
+      return (await run<EventRow>(pool, sql.read, [after, limit])).rows.map(rowToEvent)
     },
     async readFor (user, after, limit) {
-      return (await run<Row>(pool, sql.readFor, [user, after, limit])).rows.map(toEvent)
+      return (await run<EventRow>(pool, sql.readFor, [user, after, limit])).rows.map(rowToEvent)
     },
     async bounds () {
       const { rows: [b] } = await run<{ oldest: number | null, newest: number | null }>(pool, sql.bounds, [])

@@ -1,44 +1,7 @@
 import type pg from 'pg'
-import { QUEUED, type Delivery, type EventType, type WebhookState, type WebhookStore } from '../store.js'
+import { QUEUED, type WebhookStore } from '../store.js'
+import { rowToDelivery, rowToWebhook, type DeliveryRow, type WebhookRow } from '../rows.js'
 import { run, statement, transaction, type Queryable } from './pool.js'
-
-interface HookRow {
-  id: string, url: string, types: number, before_send: boolean, secret: string, created_at: number,
-  last_success_at: number | null, last_error: string | null, last_error_at: number | null, pending: number
-}
-interface DeliveryRow {
-  webhook_id: string, pos: number, type: number, conv_key: string, message_id: number | null, actor: string | null, at: number,
-  attempts: number, failing_since: number | null, user_a: string | null, user_b: string | null
-}
-
-const toState = (r: HookRow): WebhookState => ({
-  id: r.id,
-  url: r.url,
-  types: r.types,
-  beforeSend: r.before_send,
-  secret: r.secret,
-  createdAt: r.created_at,
-  pending: r.pending,
-  lastSuccessAt: r.last_success_at,
-  lastError: r.last_error,
-  lastErrorAt: r.last_error_at,
-})
-
-const toDelivery = (r: DeliveryRow): Delivery => ({
-  webhookId: r.webhook_id,
-  event: {
-    pos: r.pos,
-    type: r.type as EventType,
-    convKey: r.conv_key,
-    users: r.user_a === null || r.user_b === null ? null : [r.user_a, r.user_b],
-    messageId: r.message_id,
-    actor: r.actor,
-    role: null,
-    at: r.at,
-  },
-  attempts: r.attempts,
-  failingSince: r.failing_since,
-})
 
 const HOOK_COLUMNS = `id, url, types, before_send, secret, created_at, last_success_at, last_error, last_error_at,
   (SELECT count(*) FROM webhook_deliveries d WHERE d.webhook_id = webhooks.id) AS pending`
@@ -109,14 +72,14 @@ export function pgWebhooks (pool: pg.Pool): WebhookStore {
       return rowCount === 1
     },
     async list () {
-      return (await run<HookRow>(pool, sql.list, [])).rows.map(toState)
+      return (await run<WebhookRow>(pool, sql.list, [])).rows.map(rowToWebhook)
     },
     async hooks () {
-      return (await run<HookRow>(pool, sql.hooks, [])).rows.map(toState)
+      return (await run<WebhookRow>(pool, sql.hooks, [])).rows.map(rowToWebhook)
     },
     async get (id) {
-      const { rows: [row] } = await run<HookRow>(pool, sql.get, [id])
-      return row === undefined ? undefined : toState(row)
+      const { rows: [row] } = await run<WebhookRow>(pool, sql.get, [id])
+      return row === undefined ? undefined : rowToWebhook(row)
     },
     async delete (id) {
       return (await run(pool, sql.remove, [id])).rowCount === 1
@@ -148,7 +111,7 @@ export function pgWebhooks (pool: pg.Pool): WebhookStore {
       })
     },
     async claim (webhookId, limit, now, leaseUntil) {
-      return (await run<DeliveryRow>(pool, sql.claim, [webhookId, now, leaseUntil, limit])).rows.map(toDelivery)
+      return (await run<DeliveryRow>(pool, sql.claim, [webhookId, now, leaseUntil, limit])).rows.map(rowToDelivery)
     },
     async settle (outcomes, now) {
       if (outcomes.length === 0) return

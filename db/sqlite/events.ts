@@ -1,18 +1,6 @@
 import type { Database } from 'better-sqlite3'
-import { EventType, type EventStore, type LoggedEvent } from '../store.js'
-
-interface Row { id: number, type: number, conv_key: string, user_a: string | null, user_b: string | null, message_id: number | null, actor: string | null, role: number | null, at: number }
-
-const toEvent = (r: Row): LoggedEvent => ({
-  pos: r.id,
-  type: r.type as EventType,
-  convKey: r.conv_key,
-  users: r.user_a === null || r.user_b === null ? null : [r.user_a, r.user_b],
-  messageId: r.message_id,
-  actor: r.actor,
-  role: r.role,
-  at: r.at,
-})
+import { EventType, type EventStore } from '../store.js'
+import { rowToEvent, type EventRow } from '../rows.js'
 
 /** How many events a sweep deletes in one write: a sweep must not hold the writer long. */
 const SWEEP_BATCH = 2000
@@ -36,11 +24,11 @@ export function sqliteEvents (db: Database, write: <T>(run: () => T) => Promise<
   const openHistory = db.prepare('INSERT INTO group_member_history (conv_key, user_id, from_event) VALUES (?, ?, ?)')
   const closeHistory = db.prepare('UPDATE group_member_history SET to_event = ? WHERE conv_key = ? AND user_id = ? AND to_event IS NULL')
   const isMember = db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM group_member_history WHERE conv_key = ? AND user_id = ? AND to_event IS NULL')
-  const select = 'SELECT e.id, e.type, e.conv_key, c.user_a, c.user_b, e.message_id, e.actor, e.role, e.at FROM events e LEFT JOIN conversations c ON c.conv_key = e.conv_key'
-  const read = db.prepare<[number, number], Row>(`${select} WHERE e.id > ? ORDER BY e.id LIMIT ?`)
+  const select = 'SELECT e.id AS pos, e.type, e.conv_key, c.user_a, c.user_b, e.message_id, e.actor, e.role, e.at FROM events e LEFT JOIN conversations c ON c.conv_key = e.conv_key'
+  const read = db.prepare<[number, number], EventRow>(`${select} WHERE e.id > ? ORDER BY e.id LIMIT ?`)
   // A C2C event of one of its users, or a group event while the user was a member: from
   // its joining event to its leaving one, both included (a kick's tips reach the kicked).
-  const readFor = db.prepare<{ user: string, after: number, limit: number }, Row>(`${select} WHERE e.id > @after AND e.type != ${EventType.Membership}
+  const readFor = db.prepare<{ user: string, after: number, limit: number }, EventRow>(`${select} WHERE e.id > @after AND e.type != ${EventType.Membership}
     AND (c.user_a = @user OR c.user_b = @user OR (c.user_a IS NULL AND EXISTS (SELECT 1 FROM group_member_history h
       WHERE h.conv_key = e.conv_key AND h.user_id = @user AND h.from_event <= e.id AND (h.to_event IS NULL OR h.to_event >= e.id))))
     ORDER BY e.id LIMIT @limit`)
@@ -78,10 +66,10 @@ export function sqliteEvents (db: Database, write: <T>(run: () => T) => Promise<
 
   const store: EventStore = {
     async read (after, limit) {
-      return read.all(after, limit).map(toEvent)
+      return read.all(after, limit).map(rowToEvent)
     },
     async readFor (user, after, limit) {
-      return readFor.all({ user, after, limit }).map(toEvent)
+      return readFor.all({ user, after, limit }).map(rowToEvent)
     },
     async bounds () {
       const b = bounds.get()!

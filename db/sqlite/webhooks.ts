@@ -1,44 +1,7 @@
 import type { Database } from 'better-sqlite3'
-import { QUEUED, type Delivery, type EventType, type WebhookState, type WebhookStore } from '../store.js'
+import { QUEUED, type WebhookStore } from '../store.js'
+import { rowToDelivery, rowToWebhook, type DeliveryRow, type WebhookRow } from '../rows.js'
 import type { Write } from './group-commit.js'
-
-interface HookRow {
-  id: string, url: string, types: number, before_send: number, secret: string, created_at: number,
-  last_success_at: number | null, last_error: string | null, last_error_at: number | null, pending: number
-}
-interface DeliveryRow {
-  webhook_id: string, pos: number, type: number, conv_key: string, message_id: number | null, actor: string | null, at: number,
-  attempts: number, failing_since: number | null, user_a: string | null, user_b: string | null
-}
-
-const toState = (r: HookRow): WebhookState => ({
-  id: r.id,
-  url: r.url,
-  types: r.types,
-  beforeSend: r.before_send === 1,
-  secret: r.secret,
-  createdAt: r.created_at,
-  pending: r.pending,
-  lastSuccessAt: r.last_success_at,
-  lastError: r.last_error,
-  lastErrorAt: r.last_error_at,
-})
-
-export const toDelivery = (r: DeliveryRow): Delivery => ({
-  webhookId: r.webhook_id,
-  event: {
-    pos: r.pos,
-    type: r.type as EventType,
-    convKey: r.conv_key,
-    users: r.user_a === null || r.user_b === null ? null : [r.user_a, r.user_b],
-    messageId: r.message_id,
-    actor: r.actor,
-    role: null,
-    at: r.at,
-  },
-  attempts: r.attempts,
-  failingSince: r.failing_since,
-})
 
 const HOOK_COLUMNS = `id, url, types, before_send, secret, created_at, last_success_at, last_error, last_error_at,
   (SELECT count(*) FROM webhook_deliveries d WHERE d.webhook_id = webhooks.id) AS pending`
@@ -46,9 +9,9 @@ const HOOK_COLUMNS = `id, url, types, before_send, secret, created_at, last_succ
 /** Webhooks and their deliveries on the one SQLite connection: every write through group commit. */
 export function sqliteWebhooks (db: Database, write: Write): WebhookStore {
   const insert = db.prepare<unknown[]>('INSERT OR IGNORE INTO webhooks (id, url, types, before_send, secret, created_at, cursor) VALUES (?, ?, ?, ?, ?, ?, ?)')
-  const list = db.prepare<[], HookRow>(`SELECT ${HOOK_COLUMNS} FROM webhooks ORDER BY created_at, id`)
-  const hooks = db.prepare<[], HookRow>('SELECT id, url, types, before_send, secret, created_at, 0 AS pending, NULL AS last_success_at, NULL AS last_error, NULL AS last_error_at FROM webhooks')
-  const get = db.prepare<[string], HookRow>(`SELECT ${HOOK_COLUMNS} FROM webhooks WHERE id = ?`)
+  const list = db.prepare<[], WebhookRow>(`SELECT ${HOOK_COLUMNS} FROM webhooks ORDER BY created_at, id`)
+  const hooks = db.prepare<[], WebhookRow>('SELECT id, url, types, before_send, secret, created_at, 0 AS pending, NULL AS last_success_at, NULL AS last_error, NULL AS last_error_at FROM webhooks')
+  const get = db.prepare<[string], WebhookRow>(`SELECT ${HOOK_COLUMNS} FROM webhooks WHERE id = ?`)
   const remove = db.prepare<[string]>('DELETE FROM webhooks WHERE id = ?')
   const minCursor = db.prepare<[], { c: number | null }>('SELECT min(cursor) AS c FROM webhooks')
   const followers = db.prepare<[], { id: string, types: number, cursor: number }>('SELECT id, types, cursor FROM webhooks WHERE cursor IS NOT NULL')
@@ -80,14 +43,14 @@ export function sqliteWebhooks (db: Database, write: Write): WebhookStore {
         hook.beforeSend ? null : cursor).changes === 1)
     },
     async list () {
-      return list.all().map(toState)
+      return list.all().map(rowToWebhook)
     },
     async hooks () {
-      return hooks.all().map(toState)
+      return hooks.all().map(rowToWebhook)
     },
     async get (id) {
       const row = get.get(id)
-      return row === undefined ? undefined : toState(row)
+      return row === undefined ? undefined : rowToWebhook(row)
     },
     async delete (id) {
       return write(() => remove.run(id).changes === 1)
@@ -115,7 +78,7 @@ export function sqliteWebhooks (db: Database, write: Write): WebhookStore {
       })
     },
     async claim (webhookId, limit, now, leaseUntil) {
-      return write(() => claim.all({ hook: webhookId, now, until: leaseUntil, limit }).map(toDelivery))
+      return write(() => claim.all({ hook: webhookId, now, until: leaseUntil, limit }).map(rowToDelivery))
     },
     async settle (outcomes, now) {
       if (outcomes.length === 0) return
