@@ -85,24 +85,78 @@ function testFiles (dir = join(root, 'test')) {
 }
 
 /**
- * Runs tap with `args` and `env`; resolves with its exit code and the seconds it took. With
- * `drop`, its stdout is filtered: lines that match are not shown.
+ * Collects each failed test from TAP output, line by line: the names of the subtests it sits
+ * in, its own line and its diagnostic block (cut at 40 lines), so that the end of a long run
+ * names every failure even when only the last screen of the log is read. A failed subtest's
+ * parents fail with it; `leaves()` leaves them out.
+ */
+class Failures {
+  /** @type {{ path: string[], lines: string[] }[]} */
+  #all = []
+  /** Names of the subtests the current line sits in, outermost first. */
+  #path = []
+  /** The failure whose diagnostic block is being read, and its depth. */
+  #open
+  #depth = 0
+
+  /** @param {string} line */
+  feed (line) {
+    const indent = line.length - line.trimStart().length
+    const depth = Math.floor(indent / 4)
+    const text = line.trim()
+    if (this.#open !== undefined) {
+      const ended = text === '...'
+      if (ended || (indent <= this.#depth * 4 && text !== '---')) {
+        this.#open = undefined
+        if (ended) return
+      } else {
+        if (this.#open.lines.length < 40) this.#open.lines.push(line)
+        return
+      }
+    }
+    const subtest = /^# Subtest: (.*)$/.exec(text)
+    if (subtest !== null) {
+      this.#path.length = depth
+      this.#path[depth] = subtest[1]
+    } else if (/^not ok \d+/.test(text) && !/# (TODO|SKIP)/i.test(text)) {
+      const name = text.replace(/^not ok \d+( - )?/, '').replace(/ # time=[\d.]+m?s$/, '')
+      this.#open = { path: [...this.#path.slice(0, depth), name], lines: [line] }
+      this.#depth = depth
+      this.#all.push(this.#open)
+    }
+  }
+
+  /** The failures none of whose subtests failed, each as its lines, headed by its path. */
+  leaves () {
+    const parent = (f) => this.#all.some(g => g.path.length > f.path.length &&
+      f.path.every((name, i) => g.path[i] === name))
+    return this.#all.filter(f => !parent(f))
+      .map(f => [f.path.slice(0, -1).join(' > '), ...f.lines])
+  }
+}
+
+/**
+ * Runs tap with `args` and `env`; resolves with its exit code, the seconds it took and the
+ * failures it printed. With `drop`, stdout lines that match are not shown.
  */
 function tap (args, env, drop) {
   const started = Date.now()
   const bin = join(root, 'node_modules', '.bin')
   const child = spawn('tap', args, {
     cwd: root,
-    stdio: ['inherit', drop === undefined ? 'inherit' : 'pipe', 'inherit'],
+    stdio: ['inherit', 'pipe', 'inherit'],
     env: { ...env, PATH: `${bin}${delimiter}${env.PATH ?? ''}` },
   })
-  if (drop !== undefined) {
-    createInterface({ input: child.stdout }).on('line', line => { if (!drop.test(line)) say(line) })
-  }
+  const failures = new Failures()
+  createInterface({ input: child.stdout }).on('line', line => {
+    failures.feed(line)
+    if (drop === undefined || !drop.test(line)) say(line)
+  })
   return new Promise(resolve => child.on('close', (code, signal) => resolve({
     ok: code === 0,
     code: code ?? signal,
     seconds: Math.round((Date.now() - started) / 1000),
+    failures: failures.leaves(),
   })))
 }
 
@@ -145,11 +199,12 @@ if (existsSync(coverage)) renameSync(coverage, kept)
 
 const why = await unreachable(pgUrl)
 let pgRan = false
+let postgres
 if (pgFiles.length === 0) {
   summary.push('PostgreSQL half skipped: every named file is store-independent (scripts/test-both.mjs)')
 } else if (why === undefined) {
   say(`\n=== timgate tests on PostgreSQL at ${shown(pgUrl)}: ${pgFiles.length} files that depend on the store ===`)
-  const postgres = await tap([...half, ...options, ...pgFiles], { ...process.env, TIMGATE_TEST_PG: pgUrl })
+  postgres = await tap([...half, ...options, ...pgFiles], { ...process.env, TIMGATE_TEST_PG: pgUrl })
   summary.push(`PostgreSQL half: ${postgres.ok ? 'passed' : `FAILED (tap exit ${postgres.code})`} in ${postgres.seconds} s (${sqliteOnly} store-independent files ran on SQLite only)`)
   failed ||= !postgres.ok
   pgRan = true
@@ -181,5 +236,12 @@ summary.push(!gate
 failed ||= !report.ok
 
 say('')
+const failures = [['SQLite', sqlite.failures], ...(postgres === undefined ? [] : [['PostgreSQL', postgres.failures]])]
+for (const [store, list] of failures) {
+  if (list.length === 0) continue
+  say(`=== ${list.length} failed on ${store} ===`)
+  for (const lines of list) for (const line of lines) say(line)
+  say('')
+}
 for (const line of summary) say(line)
 process.exit(failed ? 1 : 0)
