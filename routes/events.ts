@@ -41,21 +41,25 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     // The response is written by the stream itself, without Fastify's send: an idle stream
     // then costs the connection and little else (10,000 idle streams: +99 MB RSS, not +168).
     // onSend hooks do not run for it: the headers of src/plugins/response-headers.ts are set here.
-    reply.hijack()
-    reply.raw.writeHead(200, {
-      ...SECURITY_HEADERS,
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      'x-accel-buffering': 'no',
-      'x-request-id': request.id,
-    })
     const stream = new EventStream(reply.raw, appStream ? undefined : who.actAs, who.actAs, who.expiresAt ?? Number.MAX_SAFE_INTEGER, 0)
-    // The head goes at once, with a comment as the first bytes.
-    stream.write(': timgate events\n\n')
+    // The head goes as soon as the stream's starting point is fixed, with a comment as the first bytes.
+    const head = () => {
+      reply.hijack()
+      reply.raw.writeHead(200, {
+        ...SECURITY_HEADERS,
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        'x-accel-buffering': 'no',
+        'x-request-id': request.id,
+      })
+      reply.raw.write(': timgate events\n\n')
+    }
     const after = request.headers['last-event-id'] ?? request.query.after
     try {
-      await app.hub.attach(stream, after)
+      await app.hub.attach(stream, after, head)
     } catch (err) {
+      // Nothing sent yet (the log could not be read): answered as any other error.
+      if (!stream.opened) throw err
       // The answer has begun: the client sees the stream end, and resumes.
       request.log.warn({ err }, 'an event stream could not catch up')
       stream.cut()

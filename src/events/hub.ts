@@ -85,9 +85,11 @@ export class EventHub {
 
   /**
    * Adds a stream: live from now (`after` undefined), or replaying what came after `after`
-   * first. Resolves once it is live.
+   * first. `head` writes the response's head: it is called once the starting point is
+   * fixed, so that whatever the client does after seeing the stream open reaches it.
+   * Resolves once the stream is live.
    */
-  async attach (stream: EventStream, after: string | undefined): Promise<void> {
+  async attach (stream: EventStream, after: string | undefined, head: () => void): Promise<void> {
     this.#owners.set(stream.owner, (this.#owners.get(stream.owner) ?? 0) + 1)
     const set = stream.user === undefined ? this.#app : this.#byUser.get(stream.user) ?? new Set()
     if (stream.user !== undefined) this.#byUser.set(stream.user, set)
@@ -100,11 +102,13 @@ export class EventHub {
       else this.#owners.set(stream.owner, left)
     })
     // Everything after the hub's position reaches the stream live; a replay covers up to it.
-    // Live from now: after what had committed when the stream came.
-    const head = this.#head
-    stream.lastPos = head
-    if (after !== undefined) await this.#replay(stream, after, head)
-    else stream.lastPos = Math.max(head, await this.#events.settle())
+    // Live from now: after what had committed when the stream came, which is fixed before
+    // the client learns the stream is open (a change it makes after that comes later).
+    const from = this.#head
+    stream.lastPos = from
+    if (after === undefined) stream.lastPos = Math.max(from, await this.#events.settle())
+    stream.open(head)
+    if (after !== undefined) await this.#replay(stream, after, from)
     stream.goLive()
   }
 

@@ -21,6 +21,8 @@ export class EventStream {
   lastPos: number
   #queue: Array<{ pos: number, text: string }> | undefined = []
   #ended = false
+  /** Whether the response's head has gone: nothing is written before it. */
+  #opened = false
   #slowSince: number | undefined
 
   constructor (
@@ -39,6 +41,10 @@ export class EventStream {
   ) {
     this.lastPos = start
     this.body.once('close', () => { this.#ended = true })
+  }
+
+  get opened (): boolean {
+    return this.#opened
   }
 
   get ended (): boolean {
@@ -62,6 +68,17 @@ export class EventStream {
     this.write(text)
   }
 
+  /**
+   * Sends the response's head (`head` writes it) once the stream's starting point is fixed:
+   * from then on the client may act, and every later change reaches it. Text written
+   * before (an online message, a ping) is dropped: the client is not connected yet.
+   */
+  open (head: () => void): void {
+    if (this.#ended || this.#opened) return
+    head()
+    this.#opened = true
+  }
+
   /** The catch-up is done: the queued live frames follow. */
   goLive (): void {
     const queued = this.#queue ?? []
@@ -71,7 +88,7 @@ export class EventStream {
 
   /** Any text (a comment, an online message, reset). */
   write (text: string): void {
-    if (this.#ended) return
+    if (this.#ended || !this.#opened) return
     if (this.body.writableLength > MAX_BUFFERED_BYTES) return this.cut()
     this.body.write(text)
   }
@@ -104,6 +121,7 @@ export class EventStream {
   /** Ends the stream normally. */
   end (): void {
     if (this.#ended) return
+    if (!this.#opened) return this.cut()
     this.#ended = true
     this.body.end()
   }

@@ -46,6 +46,35 @@ t.test('when alice sends bob a message, revokes it and bob reads, then both stre
   t.same(events.map(e => e.type), ['message', 'read_receipt', 'revoke', 'message'], 'import, save and delete make no events')
 })
 
+t.test('when a client acts the moment its stream opens, then the stream hears it (the starting point is fixed before the head goes)', async t => {
+  const g = await build(t)
+  const url = await listen(g)
+  // Widen the window the race needed: the live point is read only once a change commits
+  // or 300 ms pass. A head sent before that read lets the client's send land before it.
+  const events = g.app.store.events
+  const settle = events.settle.bind(events)
+  events.settle = async () => {
+    const before = (await events.bounds()).newest
+    for (let i = 0; i < 30 && (await events.bounds()).newest === before; i++) await sleep(10)
+    return settle()
+  }
+  const b = stream(t, url, g.as('bob'))
+  await b.opened
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('right away'))
+  const [got] = await b.wait(1)
+  t.equal((got!.data.event_data.message_elem_array as Msg[])[0]!.text_elem_content, 'right away')
+})
+
+t.test('when the log cannot be read as a stream starts, then an error answer, not an empty stream', async t => {
+  const g = await build(t)
+  const url = await listen(g)
+  const events = g.app.store.events
+  events.settle = async () => { throw new Error('the log is away') }
+  const res = await fetch(url, { headers: g.as('bob') })
+  t.equal(res.status, 500)
+  t.match(await res.json(), { code: Number, desc: String })
+})
+
 t.test('when a stream resumes with Last-Event-ID, then it gets every event it missed, once, then live', async t => {
   const g = await build(t)
   const url = await listen(g)
