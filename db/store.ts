@@ -351,6 +351,11 @@ export interface GroupStore {
   create (convKey: string, group: Group, tips: NewMessage | undefined): Promise<boolean>
   get (convKey: string): Promise<Group | undefined>
   /**
+   * The roles of the named users that are members now (the others absent); undefined when
+   * the group does not exist. What a request on a group checks, without its member list.
+   */
+  roles (convKey: string, userIds: readonly string[]): Promise<Map<string, GroupRole> | undefined>
+  /**
    * Applies a membership change and appends its group-tips message, atomically;
    * false (and nothing written) when the user already has that role (or is already out).
    */

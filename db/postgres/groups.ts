@@ -30,6 +30,9 @@ const sql = {
     SELECT u, $1::text, true, $3::bigint, coalesce((SELECT tally FROM conversations WHERE conv_key = $1::text), 0) FROM unnest($2::text[]) AS u
     ORDER BY u ON CONFLICT DO NOTHING`),
   leaveRow: statement('leave_row', 'DELETE FROM user_conversations WHERE user_id = $2 AND conv_key = $1'),
+  /** No row: no group; a row with a null user: a group none of the users named is a member of. */
+  roles: statement('group_roles', `SELECT m.user_id, m.role FROM groups g
+    LEFT JOIN group_members m ON m.conv_key = g.conv_key AND m.user_id = ANY($2::text[]) WHERE g.conv_key = $1`),
   getGroup: statement('get_group', `SELECT g.group_id, g.group_name, g.owner, m.user_id, m.role
     FROM groups g LEFT JOIN group_members m ON m.conv_key = g.conv_key
     WHERE g.conv_key = $1 ORDER BY m.joined_at, m.user_id`),
@@ -62,6 +65,11 @@ export function pgGroups (pool: pg.Pool, events: PgEventAppender, now: () => num
         owner: g.owner,
         members: rows.filter(r => r.user_id !== null).map(r => ({ userId: r.user_id!, role: r.role as GroupRole })),
       }
+    },
+    async roles (key, userIds) {
+      const { rows } = await run<{ user_id: string | null, role: number | null }>(pool, sql.roles, [key, [...new Set(userIds)]])
+      if (rows.length === 0) return undefined
+      return new Map(rows.filter(r => r.user_id !== null).map(r => [r.user_id!, r.role as GroupRole]))
     },
     async change (key, change, tips) {
       return transaction(pool, async client => {

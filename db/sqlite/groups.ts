@@ -45,6 +45,15 @@ export function sqliteGroups (db: Database, write: Write, insertOne: (m: NewMess
         members: members.all(key).map(m => ({ userId: m.user_id, role: m.role as GroupRole })),
       }
     },
+    async roles (key, userIds) {
+      if (getGroup.get(key) === undefined) return undefined
+      const roles = new Map<string, GroupRole>()
+      for (const userId of userIds) {
+        const role = roleOf.get(key, userId)?.role
+        if (role !== undefined) roles.set(userId, role as GroupRole)
+      }
+      return roles
+    },
     async change (key, { userId, role }, tips) {
       return write(() => {
         // Checked again inside the transaction: racing identical changes apply (and tip) once.

@@ -62,8 +62,11 @@ export interface LocatorIn {
   message_locator_time: number
 }
 
-/** A conversation the caller may use, with its group when it is one. */
-export interface Access extends Conversation { group?: Group }
+/**
+ * A conversation the caller may use; for a group, the roles of the caller and of the
+ * senders the request names (those that are members), not the whole member list.
+ */
+export interface Access extends Conversation { roles?: Map<string, GroupRole> }
 
 /** How one viewer sees messages of one conversation: its read point and the peer's. */
 interface Lens { viewer: string, read?: HistoryPosition, peerRead?: HistoryPosition }
@@ -110,18 +113,22 @@ export class MessageService {
     return this.#now()
   }
 
-  /** Resolves a path's conversation for `who`: groups must exist and have them as member. */
-  async access (who: Identity, conversationId: string): Promise<Access> {
+  /**
+   * Resolves a path's conversation for `who`: groups must exist and have them as member.
+   * `senders`: the message_sender values the request names, whose roles it will check.
+   */
+  async access (who: Identity, conversationId: string, senders: ReadonlyArray<string | undefined> = []): Promise<Access> {
     const conv = parseConversationId(conversationId, who.actAs)
     if (conv.type === ConvType.C2C) return conv
-    const group = await this.#groups.get(conv.key)
-    if (group === undefined) throw Errors.groupNotFound(conv.target)
+    const named = new Set([who.actAs, ...senders.filter((s): s is string => s !== undefined)])
+    const roles = await this.#groups.roles(conv.key, [...named])
+    if (roles === undefined) throw Errors.groupNotFound(conv.target)
     // The admin reads any group as itself; acting for a user, it sees that user's side.
     const adminAsItself = who.isAdmin && who.actAs === who.caller
-    if (!adminAsItself && roleOf(group, who.actAs) === undefined) {
+    if (!adminAsItself && !roles.has(who.actAs)) {
       throw Errors.permissionDenied(`"${who.actAs}" is not a member of group "${conv.target}"`)
     }
-    return { ...conv, group }
+    return { ...conv, roles }
   }
 
   /** Stores messages and counts them; the one way messages enter the store. */
@@ -133,11 +140,13 @@ export class MessageService {
 
   /** TIMMsgSendNewMsg */
   async send (who: Identity, conversationId: string, msg: MessageIn): Promise<MessageOut> {
-    const conv = await this.access(who, conversationId)
+    const conv = await this.access(who, conversationId, [msg.message_sender])
     const draft = this.#draft(conv, this.#sender(who, conv, msg.message_sender), msg, Origin.Sent)
     await this.#checkMedia(who, draft.sender, msg)
     if (msg.message_is_online_msg === true) {
-      const recipients = conv.group === undefined ? [draft.sender, conv.target] : conv.group.members.map(m => m.userId)
+      const recipients = conv.roles === undefined
+        ? [draft.sender, conv.target]
+        : (await this.#groups.get(conv.key))?.members.map(m => m.userId) ?? []
       return this.#online(draft, who.actAs, recipients)
     }
     const [stored] = await this.store([await this.#screened(draft, msg)])
@@ -168,7 +177,7 @@ export class MessageService {
 
   /** TIMMsgSaveMsg: visible to the caller alone, seq 0, status 5. */
   async save (who: Identity, conversationId: string, msg: TimedMessageIn): Promise<MessageOut> {
-    const conv = await this.access(who, conversationId)
+    const conv = await this.access(who, conversationId, [msg.message_sender])
     const draft = this.#draft(conv, this.#sender(who, conv, msg.message_sender), msg, Origin.Saved)
     await this.#checkMedia(who, draft.sender, msg)
     const serverTime = this.#notFuture(msg.message_server_time ?? draft.serverTime, 'message_server_time')
@@ -178,7 +187,7 @@ export class MessageService {
 
   /** TIMMsgImportMsgList: all or nothing, original senders and times, deduplicated. */
   async import (who: Identity, conversationId: string, msgs: TimedMessageIn[]): Promise<MessageOut[]> {
-    const conv = await this.access(who, conversationId)
+    const conv = await this.access(who, conversationId, msgs.map(m => m.message_sender))
     // Up to 1000 messages of 12 KB: in slices, the contents serialized ahead of the write.
     const drafts = await mapInSlices(msgs, (msg, i) => {
       const sender = this.#sender(who, conv, msg.message_sender, `[${i}].`)
@@ -284,7 +293,7 @@ export class MessageService {
     const conv = await this.access(who, conversationId)
     let m = await this.#locate(who, conv, msg, 'message', true)
     if (m.status !== 6) {
-      const role = conv.group === undefined ? undefined : roleOf(conv.group, who.actAs)
+      const role = conv.roles?.get(who.actAs)
       const moderator = who.isAdmin || role === GroupRole.Owner || role === GroupRole.Admin
       if (!moderator) {
         if (m.sender !== who.actAs) throw Errors.permissionDenied('only the sender, a group owner or admin, or the app admin may revoke this message')
@@ -363,7 +372,7 @@ export class MessageService {
   #sender (who: Identity, conv: Access, given: string | undefined, where = ''): string {
     if (given === undefined || given === who.actAs) return who.actAs
     if (!who.isAdmin) throw Errors.permissionDenied(`${where}message_sender "${given}" is not the caller "${who.actAs}"`)
-    const participant = conv.group === undefined ? given === conv.target : roleOf(conv.group, given) !== undefined
+    const participant = conv.roles === undefined ? given === conv.target : conv.roles.has(given)
     if (!participant) throw Errors.permissionDenied(`${where}message_sender "${given}" is not a participant of this conversation`)
     return given
   }

@@ -30,3 +30,16 @@ t.test('when membership changes, then each applies once with its tips, and a no-
   const history = await s.messages.history({ convKey: g.key, viewer: 'o', forward: true, limit: 10 })
   t.same(history.map(m => m.seq), [1, 2, 3], 'a tips message per applied change')
 })
+
+t.test('when the roles of some users are asked, then only the members among them come back, as they are now; no group, undefined', async t => {
+  const s = await openStore(t)
+  const g = group('g3')
+  await s.groups.create(g.key, { groupId: 'g3', name: 'g', owner: 'o', members: [{ userId: 'o', role: GroupRole.Owner }, { userId: 'm', role: GroupRole.Member }] }, undefined)
+  t.same([...(await s.groups.roles(g.key, ['m', 'o', 'x', 'm']))!].sort(), [['m', GroupRole.Member], ['o', GroupRole.Owner]])
+  t.same(await s.groups.roles(g.key, ['x']), new Map(), 'a group none of them is in')
+  t.same(await s.groups.roles(g.key, []), new Map())
+  await s.groups.change(g.key, { userId: 'm', role: GroupRole.Admin }, tips(g.key, 'admin'))
+  await s.groups.change(g.key, { userId: 'o', role: null }, tips(g.key, 'quit'))
+  t.same([...(await s.groups.roles(g.key, ['m', 'o']))!], [['m', GroupRole.Admin]], 'after the changes')
+  t.equal(await s.groups.roles(group('nope').key, ['o']), undefined)
+})
