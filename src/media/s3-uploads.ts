@@ -81,7 +81,13 @@ export class S3Uploads extends Uploads {
       partSize: PART_SIZE,
       queueSize: QUEUE_SIZE,
     })
-    await upload.done()
+    try {
+      await upload.done()
+    } catch (err) {
+      // The body's own failure (over the limit, the client gone) is the one to report,
+      // not what aborting the multipart upload ran into after it.
+      throw body.errored ?? err
+    }
     return key
   }
 

@@ -49,7 +49,8 @@ export class ReceivedUpload {
  */
 class Meter extends Transform {
   readonly hash = createHash('sha256')
-  size = 0
+  /** Bytes so far. Not `size`: lib-storage would take a body's `size` for its whole length. */
+  seen = 0
   #head: Buffer[] = []
   #limit = Infinity
 
@@ -66,20 +67,20 @@ class Meter extends Transform {
   #kindOf (head: Buffer): Error | undefined {
     this.contentType = sniff(head)
     this.#limit = this.limitFor(this.contentType)
-    return (this.declaredLength ?? 0) > this.#limit || this.size > this.#limit ? this.tooLarge() : undefined
+    return (this.declaredLength ?? 0) > this.#limit || this.seen > this.#limit ? this.tooLarge() : undefined
   }
 
   #pass (chunk: Buffer, done: (err?: Error | null, data?: Buffer) => void): void {
-    if (this.size > this.#limit) return done(this.tooLarge())
+    if (this.seen > this.#limit) return done(this.tooLarge())
     this.hash.update(chunk)
     done(null, chunk)
   }
 
   override _transform (chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void): void {
-    this.size += chunk.length
+    this.seen += chunk.length
     if (this.contentType !== undefined) return this.#pass(chunk, done)
     this.#head.push(chunk)
-    if (this.size < SNIFF_BYTES) return done()
+    if (this.seen < SNIFF_BYTES) return done()
     const head = Buffer.concat(this.#head)
     this.#head = []
     const err = this.#kindOf(head)
@@ -152,7 +153,7 @@ export abstract class Uploads {
       throw err instanceof TimError ? err : this.failure(err)
     }
     await sourceDone
-    return new ReceivedUpload(staged, meter.hash.digest('hex'), meter.size, meter.contentType ?? contentType)
+    return new ReceivedUpload(staged, meter.hash.digest('hex'), meter.seen, meter.contentType ?? contentType)
   }
 
   /** Records the upload under a new id; its bytes are its own from then on. */
