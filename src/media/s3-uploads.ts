@@ -29,6 +29,8 @@ export interface S3Settings {
 /** Parts of a multipart upload, and how many are sent at once: an upload holds at most their product in memory. */
 const PART_SIZE = 5 * 1024 * 1024
 const QUEUE_SIZE = 2
+/** Connections to the bucket per replica. */
+const MAX_SOCKETS = 256
 /** Where the objects are in the bucket. */
 const PREFIX = 'media/'
 
@@ -44,10 +46,22 @@ export function s3Client (s: S3Settings): S3Client {
     // releases) do not all know the SDK's default CRC32 trailers. The sha256 is ours.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    // A bucket that does not answer fails the request soon, not after the OS's minutes.
-    requestHandler: { connectionTimeout: 5000, requestTimeout: 60_000 },
+    // A bucket that does not connect, or answer (the headers: a part's upload included),
+    // fails the request soon, not after the OS's minutes. Once a download's body flows it
+    // has no time limit: a slow client holds it back. Sockets: one per download in
+    // progress, beyond the SDK's default of 50.
+    requestHandler: {
+      connectionTimeout: 5000,
+      requestTimeout: 60_000,
+      throwOnRequestTimeout: true,
+      httpAgent: { keepAlive: true, maxSockets: MAX_SOCKETS },
+      httpsAgent: { keepAlive: true, maxSockets: MAX_SOCKETS },
+    },
   })
 }
+
+/** An upload's record as this storage loads it. */
+type StoredRecord = UploadRecord & { objectKey: string }
 
 export interface S3UploadsOptions {
   client: S3Client
@@ -101,7 +115,6 @@ export class S3Uploads extends Uploads {
       objectKey: received.staged,
       created: record.created,
     })
-    this.#keys.set(record.id, received.staged)
   }
 
   protected async drop (received: ReceivedUpload): Promise<void> {
@@ -110,19 +123,16 @@ export class S3Uploads extends Uploads {
       .catch((err: unknown) => this.#onLeftover(received.staged, err))
   }
 
-  /** Object keys of the records loaded (the record a client sees has no key). */
-  readonly #keys = new Map<string, string>()
-
-  protected async load (id: string): Promise<UploadRecord | undefined> {
+  /** The record with its object key (cached with it; answers pick their fields, the key never reaches a client). */
+  protected async load (id: string): Promise<StoredRecord | undefined> {
     const u = await this.#records.get(id)
     if (u === undefined) return undefined
-    this.#keys.set(id, u.objectKey)
-    return { id: u.id, owner: u.owner, sha256: u.sha256, size: u.size, content_type: u.contentType, created: u.created }
+    return { id: u.id, owner: u.owner, sha256: u.sha256, size: u.size, content_type: u.contentType, created: u.created, objectKey: u.objectKey }
   }
 
   /** A ranged GET of the object: S3 sends only the bytes asked for. */
   async open (upload: UploadRecord, span: Span): Promise<Readable> {
-    const key = this.#keys.get(upload.id) ?? (await this.#records.get(upload.id))?.objectKey
+    const key = (upload as Partial<StoredRecord>).objectKey ?? (await this.#records.get(upload.id))?.objectKey
     if (key === undefined) throw new Error(`upload ${upload.id} has no record`)
     try {
       const res = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key, Range: `bytes=${span.start}-${span.end}` }))
