@@ -404,7 +404,7 @@ export interface StoredUpload {
   created: number
 }
 
-/** Upload records (src/media/uploads.ts with object storage). Records never change once written. */
+/** Upload records of object storage (src/media/s3-uploads.ts). Records never change once written. */
 export interface UploadStore {
   /** Records an upload; its id is new (a second insert of one id fails). */
   insert (upload: StoredUpload): Promise<void>

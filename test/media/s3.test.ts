@@ -1,6 +1,8 @@
 import t from 'tap'
 import { existsSync } from 'node:fs'
+import { request } from 'node:http'
 import { join } from 'node:path'
+import { Writable } from 'node:stream'
 import { build } from '../helper.js'
 import { bytes, client, fileElem, listen, sendElems, sha256, upload } from '../fixtures/media.js'
 import { s3Bucket, unreachableBucket } from '../fixtures/s3.js'
@@ -124,6 +126,36 @@ t.test('when an upload is replayed by its Idempotency-Key, then its second copy 
   t.equal(second.headers['idempotent-replayed'], 'true')
   t.equal((await upload(g, 'alice', 'other bytes', 'text/plain', key)).status, 409)
   t.equal((await bucket.keys()).length, 1, 'the replay\'s and the refused request\'s bytes are removed')
+})
+
+t.test('when the client goes away in the middle of a multipart upload, then nothing is kept and the gateway goes on', async t => {
+  const bucket = await s3Bucket(t)
+  const lines: Array<{ level: number, msg?: string }> = []
+  let ended!: () => void
+  const clientGone = new Promise<void>(resolve => { ended = resolve })
+  const sink = new Writable({
+    write (chunk, _enc, cb) {
+      for (const l of String(chunk).split('\n').filter(l => l !== '')) {
+        const line = JSON.parse(l) as { level: number, msg?: string }
+        lines.push(line)
+        if (line.msg === 'request ended: the client went away') ended()
+      }
+      cb()
+    },
+  })
+  const g = await build(t, { ...bucket.env, LOG_LEVEL: 'info' }, { logStream: sink })
+  const base = new URL(await listen(g))
+  const req = request({ host: base.hostname, port: base.port, method: 'POST', path: '/media', headers: { ...g.as('alice'), 'content-type': 'video/mp4', 'content-length': String(20 * MiB) } })
+  req.on('error', () => {})
+  // Two parts' worth, so that a multipart upload is under way; then the connection drops.
+  for (let i = 0; i < 11; i++) await new Promise<void>(resolve => req.write(bytes(MiB, i), () => resolve()))
+  req.destroy()
+  // Its log line says the request is over: what it wrote is gone by then.
+  await clientGone
+  t.pass('logged as the client\'s doing, not a fault')
+  t.notOk(lines.some(l => l.level >= 50), 'no error logged')
+  t.same(await bucket.keys(), [], 'no object')
+  t.equal((await upload(g, 'alice', bytes(100), 'text/plain')).status, 201, 'the next upload is fine')
 })
 
 t.test('when the bucket does not answer, then uploads and downloads are 503 with {code, desc} and the gateway goes on', async t => {
