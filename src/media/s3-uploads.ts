@@ -145,6 +145,8 @@ export class S3Uploads extends Uploads {
   protected failure (err: unknown): unknown {
     if (err instanceof MediaUnavailable) return err
     const e = err as { name?: string, code?: string, message?: string }
+    // A record whose object is gone is a fault (500), as a missing file is: retrying will not help.
+    if (e.name === 'NoSuchKey') return new Error(`object storage (bucket ${this.#bucket}): the object of an upload is missing`, { cause: err })
     return new MediaUnavailable(`object storage (bucket ${this.#bucket}): ${e.code ?? e.name ?? 'Error'}: ${e.message ?? String(err)}`, { cause: err })
   }
 }

@@ -27,6 +27,11 @@ t.test('when uploads go to a bucket, then the bytes are one object each and the 
   t.equal(own.headers.etag, `"${sha256(data)}"`, 'the ETag is the sha256, not the bucket\'s')
   t.equal(own.headers['content-type'], 'application/pdf')
   t.equal((await g.app.inject({ method: 'GET', url: res.body.url, headers: g.as('bob') })).statusCode, 404, 'another user: 404')
+
+  await bucket.remove(record!.objectKey)
+  const lost = await g.app.inject({ method: 'GET', url: res.body.url, headers: g.as('alice') })
+  t.equal(lost.statusCode, 500, 'an object gone from under its record: a fault, as a missing file is')
+  t.same(lost.json(), { code: 6019, desc: 'internal error' })
 })
 
 t.test('when a file above the multipart part size is uploaded, then it comes back byte-exact, whole and in ranges', async t => {
