@@ -110,6 +110,18 @@ t.test('when two gateway processes share one PostgreSQL schema and one bucket, a
     t.ok(Number(missed[0]!.id) > Number(seen.at(-1)!.id), 'after the last one seen')
   })
 
+  await t.test('when a conversation is written through one replica, then the list, unread counts and search agree on the other', async t => {
+    t.equal((await send(a, 'carol', 'bob', text('a zebra crossing'))).status, 200)
+    t.equal((await send(b, 'carol', 'bob', text('second'))).status, 200)
+    type Info = { conv_id: string, conv_unread_num: number }
+    const listed = async (r: Replica) => ((await call(r, 'bob', 'GET', '/conversations?count=20')).body as { conversations: Info[] }).conversations
+    t.match((await listed(a)).find(c => c.conv_id === 'carol'), { conv_unread_num: 2 })
+    t.equal((await call(b, 'bob', 'POST', '/conversations/c2c_carol/read')).status, 204)
+    t.match((await listed(a)).find(c => c.conv_id === 'carol'), { conv_unread_num: 0 }, 'read through B, seen through A')
+    const found = (await call(b, 'bob', 'POST', '/messages/search', { msg_search_param_keyword_array: ['zebra'] })).body as { msg_search_result_total_count: number }
+    t.equal(found.msg_search_result_total_count, 1, 'sent through A, found through B')
+  })
+
   await t.test('when both replicas deliver webhooks, then each event is delivered once', async t => {
     const hits = await hooks.wait(sent)
     const ids = hits.map(h => h.json.event_id)
