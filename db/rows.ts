@@ -1,4 +1,4 @@
-import type { Delivery, EventType, LoggedEvent, Origin, StoredMessage, WebhookState } from './store.js'
+import type { Delivery, EventType, LoggedEvent, Origin, StoredMessage, StoredUpload, WebhookState } from './store.js'
 
 /** A messages row as both adapters select it (with the viewer's `deleted` flag). */
 export interface MessageRow {
@@ -98,4 +98,11 @@ export function rowToWebhook (r: WebhookRow): WebhookState {
     lastError: r.last_error,
     lastErrorAt: r.last_error_at,
   }
+}
+
+/** An uploads row as both adapters select it. */
+export interface UploadRow { id: string, owner: string, sha256: string, size: number, content_type: string, object_key: string, created: number }
+
+export function rowToUpload (r: UploadRow): StoredUpload {
+  return { id: r.id, owner: r.owner, sha256: r.sha256, size: r.size, contentType: r.content_type, objectKey: r.object_key, created: r.created }
 }

@@ -394,6 +394,28 @@ export interface IdempotencyStore {
   sweep (before: number): Promise<number>
 }
 
+/** An upload as the database keeps it (TIM_S3_BUCKET: the records every replica reads). */
+export interface StoredUpload {
+  /** up_<32 hex> */
+  id: string
+  /** The identity the upload acted as. */
+  owner: string
+  sha256: string
+  size: number
+  contentType: string
+  /** Where its bytes are: the object key in the bucket. */
+  objectKey: string
+  /** Unix seconds. */
+  created: number
+}
+
+/** Upload records of object storage (src/media/s3-uploads.ts). Records never change once written. */
+export interface UploadStore {
+  /** Records an upload; its id is new (a second insert of one id fails). */
+  insert (upload: StoredUpload): Promise<void>
+  get (id: string): Promise<StoredUpload | undefined>
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres'
   readonly messages: MessageStore
@@ -403,6 +425,7 @@ export interface Store {
   readonly webhooks: WebhookStore
   readonly conversations: ConversationStore
   readonly search: SearchStore
+  readonly uploads: UploadStore
   /** Liveness: resolves when the database answers. */
   ping (): Promise<void>
   /** A small real write: resolves when the database can take one (its disk has room). */

@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { randomUUID } from 'node:crypto'
 import type { Dispatcher } from 'undici'
-import type { Config } from './config.js'
+import { s3Settings, type Config } from './config.js'
 import { loggerOptions } from './log.js'
 import errors, { BODY_LIMIT, frameworkErrors } from './plugins/errors.js'
 import shutdown from './plugins/shutdown.js'
@@ -106,6 +106,7 @@ export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: B
     revokeWindowS: config.revokeWindowS,
     mediaMaxBytes: config.mediaMaxBytes,
     secretKey: config.secretKey,
+    s3: s3Settings(config),
     onStored: (n: number) => app.metrics.messagesStored(n),
     ...(now !== undefined && { now }),
   })

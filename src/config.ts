@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { isIPv6 } from 'node:net'
 import { join, resolve } from 'node:path'
 import { isUserId } from './messages/ids.js'
+import type { S3Settings } from './media/s3-uploads.js'
 
 /** A bad environment variable: start-up stops with this one line. */
 export class ConfigError extends Error {
@@ -46,6 +47,23 @@ const postgresUrl: Parser<string> = (raw, name) => {
   if (!/^postgres(ql)?:\/\//.test(raw) || !URL.canParse(raw)) throw new ConfigError(`${name} must be a postgres:// URL`)
   return raw
 }
+/** S3's rule for bucket names (R2 and MinIO keep it): 3-63 of a-z, 0-9, '.', '-', a letter or digit at each end. */
+const bucket: Parser<string> = (raw, name) => {
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(raw) || raw.includes('..')) {
+    throw new ConfigError(`${name} must be a bucket name: 3-63 of a-z, 0-9, "." and "-", starting and ending with a letter or digit, got "${raw}"`)
+  }
+  return raw
+}
+const httpUrl: Parser<string> = (raw, name) => {
+  if (!/^https?:\/\//i.test(raw.trim()) || !URL.canParse(raw.trim())) throw new ConfigError(`${name} must be an http:// or https:// URL, got "${raw}"`)
+  return raw.trim()
+}
+const flag: Parser<boolean> = (raw, name) => {
+  const v = raw.trim().toLowerCase()
+  if (v === 'true' || v === '1') return true
+  if (v === 'false' || v === '0') return false
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`)
+}
 const LABEL = '(?!-)[a-z0-9-]{1,63}(?<!-)'
 const HOST_ENTRY = new RegExp(`^(?:\\[([0-9a-f:.]+)\\]|(${LABEL}(?:\\.${LABEL})*))(?::(\\d{1,5}))?$`)
 const hostList: Parser<string[]> = (raw, name) => {
@@ -83,6 +101,13 @@ const spec = {
   eventsRetentionS: { env: 'TIM_EVENTS_RETENTION_S', parse: integer(60, 10 * 365 * 86400), fallback: '604800' },
   // At most the 5-minute request timeout of src/app.ts, which Node requires of headersTimeout.
   bodyTimeoutMs: { env: 'TIM_BODY_TIMEOUT_MS', parse: integer(1, 300_000), fallback: '30000' },
+  s3Bucket: { env: 'TIM_S3_BUCKET', parse: bucket, fallback: undefined },
+  s3Endpoint: { env: 'TIM_S3_ENDPOINT', parse: httpUrl, fallback: undefined },
+  s3Region: { env: 'TIM_S3_REGION', parse: text, fallback: 'us-east-1' },
+  s3ForcePathStyle: { env: 'TIM_S3_FORCE_PATH_STYLE', parse: flag, fallback: undefined },
+  awsAccessKeyId: { env: 'AWS_ACCESS_KEY_ID', parse: text, fallback: undefined },
+  awsSecretAccessKey: { env: 'AWS_SECRET_ACCESS_KEY', parse: text, fallback: undefined },
+  awsSessionToken: { env: 'AWS_SESSION_TOKEN', parse: text, fallback: undefined },
   logLevel: { env: 'LOG_LEVEL', parse: level, fallback: 'info' },
   logFormat: { env: 'LOG_FORMAT', parse: logFormat, fallback: 'auto' },
 } as const
@@ -165,9 +190,36 @@ export interface LoadOptions {
   createSecret?: boolean
 }
 
+/** Settings that only mean something together. */
+function checkTogether (c: EnvConfig): void {
+  if (c.s3Bucket === undefined) {
+    for (const [name, v] of [['TIM_S3_ENDPOINT', c.s3Endpoint], ['TIM_S3_FORCE_PATH_STYLE', c.s3ForcePathStyle]] as const) {
+      if (v !== undefined) throw new ConfigError(`${name} is set but TIM_S3_BUCKET is not: set the bucket to keep uploads in object storage, or unset ${name}`)
+    }
+  }
+  if ((c.awsAccessKeyId === undefined) !== (c.awsSecretAccessKey === undefined)) {
+    throw new ConfigError('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together (or both left unset for the AWS SDK\'s own chain: profile, instance role)')
+  }
+}
+
+/** The object storage of uploads (TIM_S3_BUCKET), or undefined: the data dir keeps them. */
+export function s3Settings (c: Config): S3Settings | undefined {
+  if (c.s3Bucket === undefined) return undefined
+  return {
+    bucket: c.s3Bucket,
+    region: c.s3Region,
+    endpoint: c.s3Endpoint,
+    forcePathStyle: c.s3ForcePathStyle,
+    accessKeyId: c.awsAccessKeyId,
+    secretAccessKey: c.awsSecretAccessKey,
+    sessionToken: c.awsSessionToken,
+  }
+}
+
 /** Reads and checks the whole configuration once; throws ConfigError naming the variable. */
 export function loadConfig (env: Env = process.env, { createSecret = true }: LoadOptions = {}): Config {
   const base = fromEnv(env)
+  checkTogether(base)
   const dataDir = resolve(base.dataDir)
   try {
     if (createSecret) mkdirSync(dataDir, { recursive: true })

@@ -80,6 +80,8 @@ export const Errors = {
     (what: string) => `storage is full: ${what} cannot be written until space is freed; retry later`),
   databaseUnavailable: entry(6019, 503, 'the database does not answer (PostgreSQL unreachable or restarting); see Retry-After and GET /health',
     () => 'the database is unavailable: retry shortly'),
+  mediaStorageUnavailable: entry(6019, 503, 'uploads are kept in object storage (TIM_S3_BUCKET) and it does not answer or refuses the gateway (unreachable, wrong credentials, no such bucket); see Retry-After',
+    () => 'the media storage is unavailable: retry shortly'),
   internal: entry(6019, 500, 'an unexpected server fault (the log has the details under the request id)', () => 'internal error'),
   unavailable: entry(6019, 503, 'the server is shutting down', () => 'the server is shutting down'),
 }

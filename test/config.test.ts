@@ -2,7 +2,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ConfigError, loadConfig, type Env } from '../src/config.js'
+import { ConfigError, loadConfig, s3Settings, type Env } from '../src/config.js'
 import { CONFIG_VARS, tempDir, type TestContext } from './helper.js'
 
 
@@ -60,6 +60,8 @@ t.test('when nothing but the data dir is set, then every variable has its docume
     bodyTimeoutMs: 30000,
     pgPoolSize: 10,
     sqliteSync: 'NORMAL',
+    s3Bucket: undefined,
+    s3Region: 'us-east-1',
     logLevel: 'info',
     // Not a terminal here: JSON lines.
     logFormat: 'json',
@@ -105,6 +107,13 @@ t.test('when every variable is set to a good value, then each is parsed as its t
     TIM_BODY_TIMEOUT_MS: '1500',
     TIM_PG_POOL_SIZE: '5',
     TIM_SQLITE_SYNC: 'full',
+    TIM_S3_BUCKET: 'timgate-media',
+    TIM_S3_ENDPOINT: 'http://minio.internal:9000',
+    TIM_S3_REGION: 'auto',
+    TIM_S3_FORCE_PATH_STYLE: 'false',
+    AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'secret-key',
+    AWS_SESSION_TOKEN: 'token',
     LOG_LEVEL: 'debug',
     LOG_FORMAT: 'pretty',
   })
@@ -131,6 +140,13 @@ t.test('when every variable is set to a good value, then each is parsed as its t
     bodyTimeoutMs: 1500,
     pgPoolSize: 5,
     sqliteSync: 'FULL',
+    s3Bucket: 'timgate-media',
+    s3Endpoint: 'http://minio.internal:9000',
+    s3Region: 'auto',
+    s3ForcePathStyle: false,
+    awsAccessKeyId: 'AKIAEXAMPLE',
+    awsSecretAccessKey: 'secret-key',
+    awsSessionToken: 'token',
     logLevel: 'debug',
     logFormat: 'pretty',
   })
@@ -225,6 +241,16 @@ const badValues: Array<[string, string]> = [
   ['TIM_SDKAPPID', 'abc'],
   ['TIM_SDKAPPID', '0'],
   ['TIM_SECRET_KEY', ''],
+  ['TIM_S3_BUCKET', 'ab'],
+  ['TIM_S3_BUCKET', 'My_Bucket'],
+  ['TIM_S3_BUCKET', '-bucket'],
+  ['TIM_S3_ENDPOINT', 'minio:9000'],
+  ['TIM_S3_ENDPOINT', 'ftp://minio'],
+  ['TIM_S3_ENDPOINT', 'http://minio.internal:9000'],
+  ['TIM_S3_FORCE_PATH_STYLE', 'yes'],
+  ['TIM_S3_FORCE_PATH_STYLE', 'true'],
+  ['AWS_ACCESS_KEY_ID', 'AKIAEXAMPLE'],
+  ['AWS_SECRET_ACCESS_KEY', 'secret-key'],
 ]
 
 t.test('when a variable has a bad value, then loadConfig throws a ConfigError naming it', async t => {
@@ -234,6 +260,15 @@ t.test('when a variable has a bad value, then loadConfig throws a ConfigError na
     t.type(err, ConfigError, `${name}=${JSON.stringify(value)}`)
     t.match(String(err), name, `${name}=${JSON.stringify(value)}: the message names it`)
   }
+})
+
+t.test('when TIM_S3_BUCKET is set alone, then the endpoint is AWS\'s and path style follows the endpoint', async t => {
+  const alone = loadConfig({ TIM_DATA_DIR: tempDir(t), TIM_S3_BUCKET: 'media.example.com' })
+  t.match(alone, { s3Bucket: 'media.example.com', s3Endpoint: undefined, s3Region: 'us-east-1', s3ForcePathStyle: undefined, awsAccessKeyId: undefined })
+  t.match(s3Settings(alone), { bucket: 'media.example.com', region: 'us-east-1' })
+  t.equal(s3Settings(loadConfig({ TIM_DATA_DIR: tempDir(t) })), undefined, 'no bucket: the data dir keeps uploads')
+  const err = configError({ TIM_DATA_DIR: tempDir(t), TIM_S3_ENDPOINT: 'http://127.0.0.1:9000' })
+  t.equal(String(err), 'ConfigError: TIM_S3_ENDPOINT is set but TIM_S3_BUCKET is not: set the bucket to keep uploads in object storage, or unset TIM_S3_ENDPOINT')
 })
 
 t.test('when TIM_DOWNLOAD_ALLOWED_HOSTS has a port out of range or a name with no label, then a ConfigError names it', async t => {

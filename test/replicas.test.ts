@@ -1,57 +1,10 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
-import { setTimeout as sleep } from 'node:timers/promises'
-import type { Config, Env } from '../src/config.js'
 import { signUserSig } from '../src/auth/usersig.js'
-import { CONFIG_VARS, tempDir, testConfig, text, freePort, type TestContext } from './helper.js'
-
+import { testConfig, text } from './helper.js'
+import { startReplica, type Replica } from './fixtures/replica.js'
 
 type Msg = Record<string, unknown> & { message_msg_id: string, message_seq: number, message_rand: number, message_server_time: number }
 interface Answer { status: number, body: unknown, headers: Headers }
-interface Replica { base: string, stderr: () => string }
-
-/**
- * A gateway process (src/server.ts, run the way tap runs this file) on the test's
- * database, with its own data dir and pool; stopped, and waited for, at teardown.
- */
-async function startReplica (t: TestContext, config: Config): Promise<Replica> {
-  const port = await freePort()
-  const env: Env = { ...process.env }
-  for (const name of CONFIG_VARS) delete env[name]
-  Object.assign(env, {
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    TIM_DATA_DIR: tempDir(t),
-    TIM_SDKAPPID: String(config.sdkAppId),
-    TIM_SECRET_KEY: config.secretKey,
-    DATABASE_URL: config.databaseUrl,
-    // A small pool: requests queue for connections, as under load.
-    TIM_PG_POOL_SIZE: '4',
-    TIM_RATE_LIMIT: '0',
-    LOG_LEVEL: 'warn',
-  })
-  const proc = spawn(process.execPath, [...process.execArgv, 'src/server.ts'], { env, stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  proc.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
-  const exited = new Promise<void>(resolve => proc.on('close', () => resolve()))
-  t.teardown(async () => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM')
-    const killer = setTimeout(() => proc.kill('SIGKILL'), 15_000)
-    await exited
-    clearTimeout(killer)
-  })
-  const base = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 60_000
-  while (Date.now() < deadline && proc.exitCode === null) {
-    try {
-      if ((await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) })).status === 200) return { base, stderr: () => stderr }
-    } catch {
-      // not listening yet
-    }
-    await sleep(100)
-  }
-  throw new Error(`the replica on port ${port} did not become healthy; stderr: ${stderr}`)
-}
 
 t.test('when two gateway processes run on one PostgreSQL schema', {
   skip: process.env.TIMGATE_TEST_PG === undefined || process.env.TIMGATE_TEST_PG === ''

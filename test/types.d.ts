@@ -8,3 +8,20 @@ declare module 'tls-sig-api-v2' {
   const TLSSigAPIv2: { Api: typeof Api }
   export default TLSSigAPIv2
 }
+
+/** An S3-protocol server in-process (test/fixtures/s3.ts); no types of its own. */
+declare module 's3rver' {
+  import type { AddressInfo } from 'node:net'
+  export interface S3rverOptions {
+    address?: string
+    port?: number
+    silent?: boolean
+    directory: string
+    configureBuckets?: Array<{ name: string }>
+  }
+  export default class S3rver {
+    constructor (options: S3rverOptions)
+    run (): Promise<AddressInfo>
+    close (): Promise<void>
+  }
+}

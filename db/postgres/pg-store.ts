@@ -10,6 +10,7 @@ import { pgEvents } from './events.js'
 import { pgWebhooks } from './webhooks.js'
 import { pgConversations } from './conversations.js'
 import { backfill, pgSearch } from './search.js'
+import { pgUploads } from './uploads.js'
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url))
 const PROBE = statement('probe', 'INSERT INTO probes (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at')
@@ -75,6 +76,7 @@ export async function openPgStore (url: string, options: PgStoreOptions = {}): P
     webhooks: pgWebhooks(pool),
     conversations: pgConversations(pool, events.appender.committed, now),
     search: pgSearch(pool),
+    uploads: pgUploads(pool),
     async ping () {
       await pool.query('SELECT 1')
     },

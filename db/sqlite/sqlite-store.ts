@@ -13,6 +13,7 @@ import { sqliteEvents } from './events.js'
 import { sqliteWebhooks } from './webhooks.js'
 import { sqliteConversations } from './conversations.js'
 import { sqliteSearch } from './search.js'
+import { sqliteUploads } from './uploads.js'
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url))
 
@@ -86,6 +87,7 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
     webhooks: sqliteWebhooks(db, write),
     conversations: sqliteConversations(db, write, seqs, messages),
     search: search.store,
+    uploads: sqliteUploads(db, write),
     async ping () {
       ping.get()
     },

@@ -3,7 +3,8 @@ import type { MessageStore } from '../../db/store.js'
 import type { Identity, MessageService } from '../messages/service.js'
 import { ElemType } from '../messages/schemas.js'
 import { MEDIA_SLOTS, type MediaSlot as Slot } from '../messages/elements.js'
-import type { UploadStore, UploadRecord } from './uploads.js'
+import type { Readable } from 'node:stream'
+import type { Span, Uploads, UploadRecord } from './uploads.js'
 
 /**
  * Which bytes a download means (CONTRACT §6, TIMMsgDownloadElemToPath): an element of a
@@ -13,7 +14,7 @@ import type { UploadStore, UploadRecord } from './uploads.js'
 
 /** What to send: an upload the gateway stores, or a remote URL to fetch through it. */
 export type Content =
-  | { kind: 'stored', upload: UploadRecord, file: string, fileName?: string }
+  | { kind: 'stored', upload: UploadRecord, open: (span: Span) => Promise<Readable>, fileName?: string }
   | { kind: 'remote', url: string, fileName?: string }
 
 export const Rendition = { orig: 'orig', large: 'large', thumb: 'thumb' } as const
@@ -27,7 +28,7 @@ const filled = (elem: Elem, slot: Slot) => text(elem[slot.id]) !== undefined || 
 export interface DownloadParam { type?: number, id?: string, url?: string }
 
 export class DownloadService {
-  constructor (readonly messages: MessageService, readonly store: MessageStore, readonly media: UploadStore) {}
+  constructor (readonly messages: MessageService, readonly store: MessageStore, readonly media: Uploads) {}
 
   /** GET …/elements/{index}/content: images default to orig, then large, then thumb; videos to the video. */
   async ofElement (who: Identity, conversationId: string, msgId: string, index: number, choice: { rendition?: Rendition, snapshot?: boolean }): Promise<Content> {
@@ -79,7 +80,11 @@ export class DownloadService {
   async ofUpload (who: Identity, id: string): Promise<Content> {
     const upload = await this.media.get(id)
     if (upload === undefined || (upload.owner !== who.actAs && !who.isAdmin)) throw Errors.contentNotFound(`no upload "${id}" of yours`)
-    return { kind: 'stored', upload, file: this.media.blobFile(upload.sha256) }
+    return this.#stored(upload)
+  }
+
+  #stored (upload: UploadRecord): Content {
+    return { kind: 'stored', upload, open: span => this.media.open(upload, span) }
   }
 
   /** Where a slot's bytes are, starting from the key that named it: ours by id, else the URL. */
@@ -94,7 +99,7 @@ export class DownloadService {
       if (uploadId !== undefined) {
         const upload = await this.media.get(uploadId)
         if (upload === undefined) throw Errors.contentNotFound(`upload "${uploadId}" no longer exists`)
-        return { kind: 'stored', upload, file: this.media.blobFile(upload.sha256), ...named }
+        return { ...this.#stored(upload), ...named }
       }
       if (key === slot.url) return { kind: 'remote', url: value, ...named }
     }

@@ -1,4 +1,3 @@
-import { open } from 'node:fs/promises'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Errors } from '../errors.js'
 import { sendError as error } from '../plugins/errors.js'
@@ -11,9 +10,6 @@ import { drop, type RemoteFetcher } from './remote.js'
  * 304 for a matching If-None-Match, 206 for a single satisfiable Range, 416 otherwise.
  * Only the headers set here reach the client; nothing of an upstream's own passes.
  */
-
-/** Read ahead in large steps: a download is one long sequential read. */
-const READ_CHUNK = 1024 * 1024
 
 type Headers = Record<string, string | number>
 
@@ -43,22 +39,18 @@ async function sendStored (request: FastifyRequest, reply: FastifyReply, content
   const etag = `"${content.upload.sha256}"`
   const headers = base(content, etag)
   if (noneMatch(header(request, 'if-none-match'), etag)) return reply.code(304).headers(headers).send()
-  // Opened before answering: a missing blob is a clean 500, not a cut-off response.
-  const file = await open(content.file, 'r')
-  const size = (await file.stat()).size
+  const size = content.upload.size
   const spec = ifRangeAllows(header(request, 'if-range'), etag) ? parseRange(header(request, 'range')) : undefined
   const span = spec === undefined ? { start: 0, end: size - 1 } : resolveRange(spec, size)
   if (span === undefined) {
-    await file.close()
     return error(reply.headers(headers).header('content-range', `bytes */${size}`), Errors.rangeNotSatisfiable(String(size)))
   }
+  // Opened before answering: a missing blob or a bucket that does not answer is a clean
+  // error answer, not a cut-off response.
+  const body = size === 0 ? Buffer.alloc(0) : await content.open(span)
   reply.headers({ ...headers, 'content-type': content.upload.content_type, 'content-length': span.end - span.start + 1 })
   if (spec !== undefined) reply.code(206).header('content-range', `bytes ${span.start}-${span.end}/${size}`)
-  if (size === 0) {
-    await file.close()
-    return reply.send(Buffer.alloc(0))
-  }
-  return reply.send(file.createReadStream({ start: span.start, end: span.end, highWaterMark: READ_CHUNK }))
+  return reply.send(body)
 }
 
 async function sendRemote (request: FastifyRequest, reply: FastifyReply, content: Extract<Content, { kind: 'remote' }>, upstream: RemoteFetcher): Promise<FastifyReply> {

@@ -3,6 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { STATUS_CODES } from 'node:http'
 import { Errors, TimError } from '../errors.js'
 import { StorageFull, StoreUnavailable } from '../../db/errors.js'
+import { MediaUnavailable } from '../media/uploads.js'
 
 /**
  * The one renderer of `{code, desc}`: every failure, ours or Fastify's, becomes the
@@ -39,6 +40,7 @@ export function toTimError (err: FastifyError, bodyLimit: number, contentType: s
   if (err instanceof TimError) return err
   if (err instanceof StorageFull) return Errors.storageFull('the change')
   if (err instanceof StoreUnavailable) return Errors.databaseUnavailable()
+  if (err instanceof MediaUnavailable) return Errors.mediaStorageUnavailable()
   if (err.validation !== undefined) return Errors.invalidParameter(validationDesc(err))
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return Errors.bodyTooLarge(bodyLimit)
   if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return Errors.unsupportedMediaType(contentType ?? 'none')
@@ -84,7 +86,7 @@ export default fp(async (app) => {
     else if (e.statusCode >= 500) request.log.error({ err }, 'request failed')
     // Conditions, not faults: they pass by themselves, and /health says so meanwhile.
     if (e.statusCode === 507) app.conditions.storageFull()
-    const retryAfter = e.statusCode === 507 ? RETRY_AFTER_S.storage : err instanceof StoreUnavailable ? RETRY_AFTER_S.database : undefined
+    const retryAfter = e.statusCode === 507 ? RETRY_AFTER_S.storage : err instanceof StoreUnavailable || err instanceof MediaUnavailable ? RETRY_AFTER_S.database : undefined
     if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
     return sendError(reply, e)
   })

@@ -1,8 +1,11 @@
 import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
 import { join } from 'node:path'
 import { MessageService } from '../messages/service.js'
 import { GroupService } from '../groups/service.js'
-import { UploadStore } from '../media/uploads.js'
+import type { Uploads } from '../media/uploads.js'
+import { FileUploads } from '../media/file-uploads.js'
+import type { S3Settings } from '../media/s3-uploads.js'
 import { DownloadService } from '../media/download.js'
 import { IdempotencyKeys } from '../idempotency/keys.js'
 import { msgIdsIn } from '../messages/recorded.js'
@@ -15,8 +18,8 @@ declare module 'fastify' {
     messages: MessageService
     conversations: ConversationService
     groups: GroupService
-    /** Uploaded media under <dataDir>/media (POST /media). */
-    uploads: UploadStore
+    /** Uploaded media (POST /media): under <dataDir>/media, or in the bucket of TIM_S3_BUCKET. */
+    uploads: Uploads
     downloads: DownloadService
     idempotency: IdempotencyKeys
     /** This process's fan-out of the event log to its streams. */
@@ -32,6 +35,8 @@ export interface ServicesOptions {
   mediaMaxBytes: number
   /** The gateway's secret key (conversation list cursors are signed with a key derived from it). */
   secretKey: string
+  /** TIM_S3_BUCKET and its settings: uploads in object storage, their records in the store. */
+  s3?: S3Settings | undefined
   /** Unix seconds now, for tests of time rules. */
   now?: () => number
   onStored?: (count: number) => void
@@ -39,11 +44,27 @@ export interface ServicesOptions {
 
 const unixNow = () => Math.floor(Date.now() / 1000)
 
+/** Where uploads go: the bucket when there is one, else the data dir. */
+async function mediaStorage (app: FastifyInstance, opts: ServicesOptions): Promise<Uploads> {
+  if (opts.s3 === undefined) return new FileUploads(join(opts.dataDir, 'media'), opts.mediaMaxBytes)
+  // The AWS SDK loads only for a gateway that uses it.
+  const { S3Uploads, s3Client } = await import('../media/s3-uploads.js')
+  const client = s3Client(opts.s3)
+  app.addHook('onClose', async () => { client.destroy() })
+  return new S3Uploads({
+    client,
+    bucket: opts.s3.bucket,
+    records: app.store.uploads,
+    maxBytes: opts.mediaMaxBytes,
+    onLeftover: (key, err) => app.log.warn({ err, key }, 'an upload that was not kept could not be removed from the bucket'),
+  })
+}
+
 /** What the gateway means, over the store: one instance of each service for the app's life. */
 export default fp<ServicesOptions>(async (app, opts) => {
   const now = opts.now ?? unixNow
   const idempotency = new IdempotencyKeys({ store: app.store.idempotency, now, carried: msgIdsIn })
-  const uploads = new UploadStore(join(opts.dataDir, 'media'), opts.mediaMaxBytes)
+  const uploads = await mediaStorage(app, opts)
   // The hub renders with the message service's views, and hears its online messages.
   const messages: MessageService = new MessageService({
     messages: app.store.messages,
