@@ -20,6 +20,9 @@ interface Row {
   tally: number
 }
 
+/** The read points of a user and of its peer, as columns (null: none). */
+interface Points { r_time: number | null, r_seq: number | null, r_id: number | null, p_time: number | null, p_seq: number | null, p_id: number | null }
+
 /** Above every position: the first page. */
 const TOP = { p: 2, t: Number.MAX_SAFE_INTEGER, k: '' }
 
@@ -66,19 +69,23 @@ export function sqliteConversations (db: Database, write: Write, seqs: Seqs, mes
           AND w.server_time >= @aheadFrom AND w.server_time < @aheadTo AND w.origin = ${Origin.Sent} AND w.owner IS NULL AND w.status <> 6
           AND w.tally > @floor AND w.sender <> @user
           AND NOT EXISTS (SELECT 1 FROM deletions d WHERE d.conv_key = @key AND d.user_id = @user AND d.message_id = w.id)) END AS early`)
-  // The newest message of the user's history (what a page of history would start with).
-  const last = db.prepare<{ key: string, user: string }, MessageRow>(
-    `SELECT id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, revoker, content, 0 AS deleted
-     FROM messages INDEXED BY messages_history WHERE conv_key = @key AND (owner IS NULL OR owner = @user)
-       AND id > coalesce((SELECT up_to_id FROM clears c WHERE c.conv_key = @key AND c.user_id = @user), 0)
-       AND NOT EXISTS (SELECT 1 FROM deletions d WHERE d.conv_key = @key AND d.user_id = @user AND d.message_id = messages.id)
-     ORDER BY server_time DESC, seq DESC, id DESC LIMIT 1`)
+  // The newest message of the user's history (what a page of history would start with),
+  // and the read points of the user and of the peer: one statement per conversation.
+  const details = db.prepare<{ key: string, user: string, peer: string | null }, { [K in keyof MessageRow]: MessageRow[K] | null } & Points>(
+    `SELECT m.id, m.conv_key, m.seq, m.sender, m.owner, m.server_time, m.client_time, m.rand, m.status, m.origin, m.revoker, m.content,
+       0 AS deleted, r.server_time AS r_time, r.seq AS r_seq, r.id AS r_id, p.server_time AS p_time, p.seq AS p_seq, p.id AS p_id
+     FROM (SELECT 1) AS one
+     LEFT JOIN messages m ON m.id = (SELECT id FROM messages INDEXED BY messages_history
+       WHERE conv_key = @key AND (owner IS NULL OR owner = @user)
+         AND id > coalesce((SELECT up_to_id FROM clears c WHERE c.conv_key = @key AND c.user_id = @user), 0)
+         AND NOT EXISTS (SELECT 1 FROM deletions d WHERE d.conv_key = @key AND d.user_id = @user AND d.message_id = messages.id)
+       ORDER BY server_time DESC, seq DESC, id DESC LIMIT 1)
+     LEFT JOIN read_points r ON r.conv_key = @key AND r.user_id = @user
+     LEFT JOIN read_points p ON p.conv_key = @key AND p.user_id = @peer`)
   // The newest message the user may see, deleted or not: where "read" puts the read point.
   const newest = db.prepare<[string, string], { server_time: number, seq: number, id: number }>(
     `SELECT server_time, seq, id FROM messages INDEXED BY messages_history WHERE conv_key = ? AND (owner IS NULL OR owner = ?)
      ORDER BY server_time DESC, seq DESC, id DESC LIMIT 1`)
-  const readPoint = db.prepare<[string, string], { server_time: number, seq: number, id: number }>(
-    'SELECT server_time, seq, id FROM read_points WHERE conv_key = ? AND user_id = ?')
   const exists = db.prepare<[string, string], { is_group: number }>('SELECT is_group FROM user_conversations WHERE user_id = ? AND conv_key = ?')
   const pinC2c = db.prepare<{ user: string, key: string, peer: string, pinned: number }>(
     `INSERT INTO user_conversations (user_id, conv_key, is_group, peer, listed, pinned) VALUES (@user, @key, 0, @peer, 0, @pinned)
@@ -92,6 +99,8 @@ export function sqliteConversations (db: Database, write: Write, seqs: Seqs, mes
 
   const position = (row: { server_time: number, seq: number, id: number } | undefined): HistoryPosition | undefined =>
     row === undefined ? undefined : { serverTime: row.server_time, seq: row.seq, id: row.id }
+  const point = (serverTime: number | null, seq: number | null, id: number | null): HistoryPosition | undefined =>
+    serverTime === null || seq === null || id === null ? undefined : { serverTime, seq, id }
 
   const unread = (user: string, r: Row): number => {
     const bound = r.tally - r.floor - (r.sent - r.floor_sent)
@@ -101,7 +110,7 @@ export function sqliteConversations (db: Database, write: Write, seqs: Seqs, mes
   }
 
   const entry = (user: string, r: Row): ConversationEntry => {
-    const m = last.get({ key: r.conv_key, user })
+    const d = details.get({ key: r.conv_key, user, peer: r.peer })!
     return {
       convKey: r.conv_key,
       peer: r.peer,
@@ -109,9 +118,9 @@ export function sqliteConversations (db: Database, write: Write, seqs: Seqs, mes
       pinned: r.pinned === 1,
       activeTime: r.act,
       unread: unread(user, r),
-      last: m === undefined ? undefined : rowToMessage(m),
-      read: position(readPoint.get(r.conv_key, user)),
-      peerRead: r.peer === null ? undefined : position(readPoint.get(r.conv_key, r.peer)),
+      last: d.id === null ? undefined : rowToMessage(d as MessageRow), // a row, when it has an id
+      read: point(d.r_time, d.r_seq, d.r_id),
+      peerRead: r.peer === null ? undefined : point(d.p_time, d.p_seq, d.p_id),
     }
   }
 
