@@ -20,6 +20,10 @@ interface Row {
   tally: number
 }
 
+/** What the unread exceptions of one conversation are counted with (`counted` 0: not counted, all 0). */
+interface Counted { key: string, user: string, floor: number, aheadFrom: number, aheadTo: number, counted: number }
+/** Others' messages past the floor that do not count as unread (see migration 011); named apart from a message row's columns. */
+interface Exceptions { not_revoked: number, not_deleted: number, not_early: number }
 /** The read points of a user and of its peer, as columns (null: none). */
 interface Points { r_time: number | null, r_seq: number | null, r_id: number | null, p_time: number | null, p_seq: number | null, p_id: number | null }
 
@@ -59,20 +63,22 @@ export function sqliteConversations (db: Database, write: Write, seqs: Seqs, mes
   // What the upper bound (tally - floor - own) counts that is not unread: others' messages
   // past the floor that were revoked, that the user deleted, or that lie before a read
   // point dated ahead. Each is an index range over those messages only.
-  const exceptions = db.prepare<{ key: string, user: string, floor: number, aheadFrom: number, aheadTo: number }, { revoked: number, deleted: number, early: number }>(
-    `SELECT
-       (SELECT count(*) FROM messages r INDEXED BY messages_revoked WHERE r.conv_key = @key AND r.status = 6 AND r.origin = ${Origin.Sent}
-          AND r.owner IS NULL AND r.tally > @floor AND r.sender <> @user) AS revoked,
-       (SELECT count(*) FROM deletions d JOIN messages m ON m.id = d.message_id WHERE d.conv_key = @key AND d.user_id = @user
-          AND m.origin = ${Origin.Sent} AND m.owner IS NULL AND m.status <> 6 AND m.tally > @floor AND m.sender <> @user) AS deleted,
-       CASE WHEN @aheadTo = 0 THEN 0 ELSE (SELECT count(*) FROM messages w INDEXED BY messages_history WHERE w.conv_key = @key
+  // (Counted only when the bound is positive, @counted.)
+  const EXCEPTIONS = `
+       CASE WHEN @counted THEN (SELECT count(*) FROM messages r INDEXED BY messages_revoked WHERE r.conv_key = @key AND r.status = 6 AND r.origin = ${Origin.Sent}
+          AND r.owner IS NULL AND r.tally > @floor AND r.sender <> @user) ELSE 0 END AS not_revoked,
+       CASE WHEN @counted THEN (SELECT count(*) FROM deletions d JOIN messages m ON m.id = d.message_id WHERE d.conv_key = @key AND d.user_id = @user
+          AND m.origin = ${Origin.Sent} AND m.owner IS NULL AND m.status <> 6 AND m.tally > @floor AND m.sender <> @user) ELSE 0 END AS not_deleted,
+       CASE WHEN NOT @counted OR @aheadTo = 0 THEN 0 ELSE (SELECT count(*) FROM messages w INDEXED BY messages_history WHERE w.conv_key = @key
           AND w.server_time >= @aheadFrom AND w.server_time < @aheadTo AND w.origin = ${Origin.Sent} AND w.owner IS NULL AND w.status <> 6
           AND w.tally > @floor AND w.sender <> @user
-          AND NOT EXISTS (SELECT 1 FROM deletions d WHERE d.conv_key = @key AND d.user_id = @user AND d.message_id = w.id)) END AS early`)
+          AND NOT EXISTS (SELECT 1 FROM deletions d WHERE d.conv_key = @key AND d.user_id = @user AND d.message_id = w.id)) END AS not_early`
+  const exceptions = db.prepare<Counted, Exceptions>(`SELECT ${EXCEPTIONS}`)
   // The newest message of the user's history (what a page of history would start with),
-  // and the read points of the user and of the peer: one statement per conversation.
-  const details = db.prepare<{ key: string, user: string, peer: string | null }, { [K in keyof MessageRow]: MessageRow[K] | null } & Points>(
-    `SELECT m.id, m.conv_key, m.seq, m.sender, m.owner, m.server_time, m.client_time, m.rand, m.status, m.origin, m.revoker, m.content,
+  // the read points of the user and of the peer, and the unread exceptions: one statement
+  // per conversation of a page.
+  const details = db.prepare<Counted & { peer: string | null }, { [K in keyof MessageRow]: MessageRow[K] | null } & Points & Exceptions>(
+    `SELECT ${EXCEPTIONS}, m.id, m.conv_key, m.seq, m.sender, m.owner, m.server_time, m.client_time, m.rand, m.status, m.origin, m.revoker, m.content,
        0 AS deleted, r.server_time AS r_time, r.seq AS r_seq, r.id AS r_id, p.server_time AS p_time, p.seq AS p_seq, p.id AS p_id
      FROM (SELECT 1) AS one
      LEFT JOIN messages m ON m.id = (SELECT id FROM messages INDEXED BY messages_history
@@ -102,22 +108,27 @@ export function sqliteConversations (db: Database, write: Write, seqs: Seqs, mes
   const point = (serverTime: number | null, seq: number | null, id: number | null): HistoryPosition | undefined =>
     serverTime === null || seq === null || id === null ? undefined : { serverTime, seq, id }
 
-  const unread = (user: string, r: Row): number => {
+  /** The upper bound of the unread count, and the parameters that count its exceptions. */
+  const counting = (user: string, r: Row): { bound: number, params: Counted } => {
     const bound = r.tally - r.floor - (r.sent - r.floor_sent)
-    if (bound <= 0) return 0
-    const x = exceptions.get({ key: r.conv_key, user, floor: r.floor, aheadFrom: r.ahead_from, aheadTo: r.ahead_to })!
-    return bound - x.revoked - x.deleted - x.early
+    return { bound, params: { key: r.conv_key, user, floor: r.floor, aheadFrom: r.ahead_from, aheadTo: r.ahead_to, counted: bound > 0 ? 1 : 0 } }
+  }
+  const unreadOf = (bound: number, x: Exceptions): number => bound <= 0 ? 0 : bound - x.not_revoked - x.not_deleted - x.not_early
+  const unread = (user: string, r: Row): number => {
+    const { bound, params } = counting(user, r)
+    return bound <= 0 ? 0 : unreadOf(bound, exceptions.get(params)!)
   }
 
   const entry = (user: string, r: Row): ConversationEntry => {
-    const d = details.get({ key: r.conv_key, user, peer: r.peer })!
+    const { bound, params } = counting(user, r)
+    const d = details.get({ ...params, peer: r.peer })!
     return {
       convKey: r.conv_key,
       peer: r.peer,
       isGroup: r.is_group === 1,
       pinned: r.pinned === 1,
       activeTime: r.act,
-      unread: unread(user, r),
+      unread: unreadOf(bound, d),
       last: d.id === null ? undefined : rowToMessage(d as MessageRow), // a row, when it has an id
       read: point(d.r_time, d.r_seq, d.r_id),
       peerRead: r.peer === null ? undefined : point(d.p_time, d.p_seq, d.p_id),
