@@ -4,7 +4,7 @@ import { request } from 'node:http'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { build } from '../helper.js'
-import { bytes, client, fileElem, listen, sendElems, sha256, upload } from '../fixtures/media.js'
+import { bytes, client, fileElem, listen, sendElems, sha256, upload, streamedUpload } from '../fixtures/media.js'
 import { s3Bucket, unreachableBucket } from '../fixtures/s3.js'
 
 const MiB = 1024 * 1024
@@ -43,12 +43,7 @@ t.test('when a file above the multipart part size is uploaded, then it comes bac
   const etag = `"${sha256(data)}"`
   // Streamed without a length, on a real socket: the parts are cut while the bytes arrive.
   const chunks = Array.from({ length: 13 }, (_, i) => data.subarray(i * MiB, (i + 1) * MiB))
-  const posted = await http('alice', '/media', {
-    method: 'POST',
-    headers: { 'content-type': 'video/mp4' },
-    body: new ReadableStream({ pull (c) { const next = chunks.shift(); if (next === undefined) c.close(); else c.enqueue(next) } }),
-    duplex: 'half',
-  } as RequestInit)
+  const posted = await http('alice', '/media', streamedUpload('video/mp4', chunks))
   t.equal(posted.status, 201)
   const u = await posted.json() as { id: string, url: string, size: number, sha256: string }
   t.equal(u.size, data.length)
@@ -92,12 +87,7 @@ t.test('when an upload is over its limit, then 413 and the bucket keeps nothing 
   t.equal((await upload(g, 'alice', bytes(6 * MiB + 1), 'video/mp4')).status, 413, 'a declared length over the limit')
   // Without a length: found while streaming, after a first part has gone to the bucket.
   const chunks = Array.from({ length: 7 }, (_, i) => bytes(MiB, i + 1))
-  const streamed = await http('alice', '/media', {
-    method: 'POST',
-    headers: { 'content-type': 'application/zip' },
-    body: new ReadableStream({ pull (c) { const next = chunks.shift(); if (next === undefined) c.close(); else c.enqueue(next) } }),
-    duplex: 'half',
-  } as RequestInit)
+  const streamed = await http('alice', '/media', streamedUpload('application/zip', chunks))
   t.equal(streamed.status, 413)
   t.equal((await streamed.json() as { code: number }).code, 7005)
   const image = await upload(g, 'alice', bytes(28 * MiB + 1), 'image/png')

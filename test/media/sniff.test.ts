@@ -1,7 +1,7 @@
 import t from 'tap'
 import { isGeneric, sniff } from '../../src/media/sniff.js'
 import { build } from '../helper.js'
-import { bytes, client, listen, sha256, upload } from '../fixtures/media.js'
+import { bytes, client, listen, sha256, upload, streamedUpload } from '../fixtures/media.js'
 
 const head = (...parts: Array<string | number[]>) => Buffer.concat([...parts.map(p => typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p)), bytes(40)])
 const ftyp = (brand: string) => head([0, 0, 0, 0x18], 'ftyp', brand)
@@ -80,12 +80,7 @@ t.test('when a sniffed upload is over the limit of the kind its bytes show, then
   const declared = await http('alice', '/media', { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': String(28 * 1024 * 1024 + 1) }, body: Buffer.alloc(28 * 1024 * 1024 + 1) })
   t.equal(declared.status, 413, 'a declared length over every limit is refused before reading')
   const chunks = [bytes(8), bytes(600, 2), bytes(600, 3)]
-  const streamed = await http('alice', '/media', {
-    method: 'POST',
-    headers: { 'content-type': 'application/octet-stream' },
-    body: new ReadableStream({ pull (c) { const next = chunks.shift(); if (next === undefined) c.close(); else c.enqueue(next) } }),
-    duplex: 'half',
-  } as RequestInit)
+  const streamed = await http('alice', '/media', streamedUpload('application/octet-stream', chunks))
   t.equal(streamed.status, 413, 'streamed: found while reading')
   const declaredSmall = await http('alice', '/media', { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': '2000' }, body: new Uint8Array(bytes(2000)) })
   t.equal(declaredSmall.status, 413, 'a declared length over the kind\'s limit, once the kind is known')

@@ -2,7 +2,7 @@ import t from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { build } from '../helper.js'
-import { bytes, client, listen, mediaFiles, sha256, upload } from '../fixtures/media.js'
+import { bytes, client, listen, mediaFiles, sha256, upload, streamedUpload } from '../fixtures/media.js'
 
 t.test('when a file is uploaded, then 201 answers its id, url, size, type and sha256 and the bytes are stored by hash', async t => {
   const g = await build(t)
@@ -55,12 +55,7 @@ t.test('when the upload is over its limit, then 413 with 7005 and nothing is kep
 
   // Streamed without a length: the limit is found while reading, on a real socket.
   const chunks = [bytes(600), bytes(600, 2), bytes(600, 3)]
-  const streamed = await http('alice', '/media', {
-    method: 'POST',
-    headers: { 'content-type': 'application/zip' },
-    body: new ReadableStream({ pull (c) { const next = chunks.shift(); if (next === undefined) c.close(); else c.enqueue(next) } }),
-    duplex: 'half',
-  } as RequestInit)
+  const streamed = await http('alice', '/media', streamedUpload('application/zip', chunks))
   t.equal(streamed.status, 413)
   t.equal((await streamed.json()).code, 7005)
 
