@@ -1,6 +1,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { inflateSync } from 'node:zlib'
 import { tempDir, freePort } from './helper.js'
 import { exitWithin, start, waitHealthy } from './fixtures/process.js'
@@ -57,6 +58,12 @@ t.test('when the server runs as a process, then it serves, logs pino JSON withou
   })
   t.equal(refused.status, 401, 'a truncated UserSig is refused')
   await refused.arrayBuffer()
+
+  // Lines are written in batches (src/log.ts): a quiet server still writes its last ones
+  // out within the flush interval, without exiting.
+  const logged = () => server.stdout().includes('"url":"/conversations/c2c_bob/messages"') && server.stdout().includes('"statusCode":401')
+  for (const deadline = Date.now() + 30_000; !logged() && Date.now() < deadline;) await sleep(50)
+  t.ok(logged(), 'the last requests are logged while the server runs on', { stdout: server.stdout() })
 
   server.proc.kill('SIGTERM')
   const exit = await exitWithin(server, 10_000)
