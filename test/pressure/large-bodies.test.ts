@@ -91,3 +91,19 @@ t.test('when unknown keys come in a large array, then they are dropped, as in sm
   t.equal(first!.not_a_key, undefined)
   t.same(first!.message_elem_array, [{ elem_type: 0, text_elem_content: 'x' }])
 })
+
+t.test('when a large array is answered, then its pieces join to exactly JSON.stringify of it, each piece bounded', async t => {
+  const { jsonArrayInSlices, PIECE_CHARS } = await import('../../src/slices.js')
+  const big = { text: '你好'.repeat(5000), n: 1 }
+  for (const items of [[], [1], ['a', { b: [null, true] }], Array.from({ length: 1000 }, (_, i) => ({ ...big, n: i }))]) {
+    const body = await jsonArrayInSlices<unknown>(items)
+    t.equal(body.bytes().toString('utf8'), JSON.stringify(items), `${items.length} items`)
+    t.equal(body.length, Buffer.byteLength(JSON.stringify(items)), 'its length is its bytes')
+    const longest = Math.max(...body.pieces.map(p => p.toString('utf8').length))
+    t.ok(longest < PIECE_CHARS + JSON.stringify(big).length + 2, `pieces of about ${PIECE_CHARS} characters (longest ${longest})`)
+    if (items.length === 1000) t.ok(body.pieces.length < items.length / 2, `fewer pieces than items (${body.pieces.length})`)
+  }
+  const streamed: Buffer[] = []
+  for await (const chunk of await jsonArrayInSlices([1, 2, 3])) streamed.push(chunk as Buffer)
+  t.equal(Buffer.concat(streamed).toString(), '[1,2,3]', 'streamed whole')
+})
