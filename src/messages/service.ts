@@ -1,4 +1,4 @@
-import { createHash, randomInt } from 'node:crypto'
+import { hash, randomInt } from 'node:crypto'
 import {
   before, GroupRole, Origin, positionOf,
   type Group, type GroupStore, type HistoryPosition, type MessageStore, type NewMessage, type StoredMessage, type Tombstone,
@@ -197,8 +197,7 @@ export class MessageService {
       // Without a client rand, the rand is derived from the message itself (the hash of
       // JSON [key, sender, time, content]), so that re-importing the same message finds it again.
       const json = contentJson(draft.content)
-      const rand = msg.message_rand ?? createHash('sha256')
-        .update(`[${JSON.stringify(conv.key)},${JSON.stringify(sender)},${serverTime},${json}]`).digest().readUInt32BE(0)
+      const rand = msg.message_rand ?? hash('sha256', `[${JSON.stringify(conv.key)},${JSON.stringify(sender)},${serverTime},${json}]`, 'buffer').readUInt32BE(0)
       return { ...draft, serverTime, clientTime: msg.message_client_time ?? serverTime, rand }
     })
     for (const [i, msg] of msgs.entries()) {
