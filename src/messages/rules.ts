@@ -12,16 +12,36 @@ const SENDABLE = new Set<number>([ElemType.Text, ElemType.Image, ElemType.Sound,
 
 const isBlank = (v: unknown) => v === undefined || v === ''
 
+/** An element's path, made only for an error: every message of an import of 1000 passes through toContent. */
+const elemAt = (where: string, i: number) => `${where}message_elem_array[${i}]`
+
+/** Whether `value` holds an integer beyond 2^53−1 anywhere (no paths built: the check runs on every stored key). */
+function holdsRoundedInteger (value: unknown): boolean {
+  const stack: unknown[] = [value]
+  while (stack.length > 0) {
+    const v = stack.pop()
+    if (typeof v === 'number') {
+      if (Number.isInteger(v) && !Number.isSafeInteger(v)) return true
+    } else if (Array.isArray(v)) {
+      for (const child of v) stack.push(child)
+    } else if (typeof v === 'object' && v !== null) {
+      for (const key in v) stack.push((v as Record<string, unknown>)[key])
+    }
+  }
+  return false
+}
+
 /**
  * The path of the first integer beyond 2^53−1 (either sign) in `value`, which is kept as
  * given (merged messages, profiles, push configs: objects the schemas do not type).
  * JSON.parse has already rounded such a number, so storing it would keep another value.
- * Iterative: a body may nest deeper than the stack.
+ * Iterative: a body may nest deeper than the stack. For a value that holdsRoundedInteger.
  */
-export function roundedIntegerAt (value: unknown, path: string): string | undefined {
+function roundedIntegerAt (value: unknown, path: string): string {
   const stack: Array<[unknown, string]> = [[value, path]]
-  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
-    const [v, at] = next
+  // There is one: the walk ends at it.
+  for (;;) {
+    const [v, at] = stack.pop()!
     if (typeof v === 'number') {
       if (Number.isInteger(v) && !Number.isSafeInteger(v)) return at
     } else if (Array.isArray(v)) {
@@ -30,7 +50,6 @@ export function roundedIntegerAt (value: unknown, path: string): string | undefi
       for (const [k, child] of Object.entries(v).reverse()) stack.push([child, `${at}.${k}`])
     }
   }
-  return undefined
 }
 
 /**
@@ -40,21 +59,19 @@ export function roundedIntegerAt (value: unknown, path: string): string | undefi
  */
 export function toContent (msg: MessageIn, where = ''): { content: MessageContent, elemMask: number } {
   let elemMask = 0
-  const counts = new Map<number, number>()
+  let sounds = 0
+  let files = 0
   msg.message_elem_array.forEach((elem, i) => {
     const type = elem.elem_type as number
-    const at = `${where}message_elem_array[${i}]`
-    if (SERVER_MADE.has(type)) throw Errors.invalidElem(`${at}: elem_type ${type} is made by the server and cannot be sent`)
-    if (!SENDABLE.has(type)) throw Errors.invalidElem(`${at}: unknown elem_type ${type}`)
-    if (type === ElemType.Sound || type === ElemType.File) {
-      const n = (counts.get(type) ?? 0) + 1
-      counts.set(type, n)
-      if (n > 1) throw Errors.invalidElem(`${at}: a message may carry at most one ${type === ElemType.Sound ? 'sound' : 'file'} element`)
+    if (SERVER_MADE.has(type)) throw Errors.invalidElem(`${elemAt(where, i)}: elem_type ${type} is made by the server and cannot be sent`)
+    if (!SENDABLE.has(type)) throw Errors.invalidElem(`${elemAt(where, i)}: unknown elem_type ${type}`)
+    if ((type === ElemType.Sound && ++sounds > 1) || (type === ElemType.File && ++files > 1)) {
+      throw Errors.invalidElem(`${elemAt(where, i)}: a message may carry at most one ${type === ElemType.Sound ? 'sound' : 'file'} element`)
     }
     // At least one of the keys that carry a media element's bytes is required.
     const refs = MEDIA_REFS_BY_TYPE[type]
     if (refs !== undefined && refs.every(k => isBlank((elem as Record<string, unknown>)[k]))) {
-      throw Errors.invalidParameter(`${at}: one of ${refs.join(', ')} is required`)
+      throw Errors.invalidParameter(`${elemAt(where, i)}: one of ${refs.join(', ')} is required`)
     }
     elemMask |= 1 << type
   })
@@ -68,9 +85,11 @@ export function toContent (msg: MessageIn, where = ''): { content: MessageConten
     content.message_offline_push_config = msg.message_offlie_push_config
   }
   // The schemas range every key they type; what they leave untyped is checked here.
-  for (const [key, value] of Object.entries(content)) {
-    const at = roundedIntegerAt(value, `${where}${key}`)
-    if (at !== undefined) throw Errors.invalidParameter(`${at} is an integer beyond 2^53-1: JSON cannot carry it exactly, and it is never stored rounded`)
+  for (const key in content) {
+    const value = content[key]
+    if (holdsRoundedInteger(value)) {
+      throw Errors.invalidParameter(`${roundedIntegerAt(value, `${where}${key}`)} is an integer beyond 2^53-1: JSON cannot carry it exactly, and it is never stored rounded`)
+    }
   }
   const size = Buffer.byteLength(JSON.stringify(msg.message_elem_array)) + Buffer.byteLength(msg.message_cloud_custom_str ?? '')
   if (size > MAX_MESSAGE_BYTES) throw Errors.messageTooLarge(size)

@@ -180,7 +180,7 @@ export class MessageService {
     const conv = await this.access(who, conversationId, [msg.message_sender])
     const draft = this.#draft(conv, this.#sender(who, conv, msg.message_sender), msg, Origin.Saved)
     await this.#checkMedia(who, draft.sender, msg)
-    const serverTime = this.#notFuture(msg.message_server_time ?? draft.serverTime, 'message_server_time')
+    const serverTime = this.#notFuture(msg.message_server_time ?? draft.serverTime, '', 'message_server_time')
     const [stored] = await this.store([{ ...draft, owner: who.actAs, serverTime }])
     return (await this.#views(conv, who.actAs, [stored!]))[0]!
   }
@@ -188,17 +188,18 @@ export class MessageService {
   /** TIMMsgImportMsgList: all or nothing, original senders and times, deduplicated. */
   async import (who: Identity, conversationId: string, msgs: TimedMessageIn[]): Promise<MessageOut[]> {
     const conv = await this.access(who, conversationId, msgs.map(m => m.message_sender))
+    const keyJson = JSON.stringify(conv.key)
     // Up to 1000 messages of 12 KB: in slices, the contents serialized ahead of the write.
     const drafts = await mapInSlices(msgs, (msg, i) => {
-      const sender = this.#sender(who, conv, msg.message_sender, `[${i}].`)
-      const draft = this.#draft(conv, sender, msg, Origin.Imported, `[${i}].`)
-      const serverTime = this.#notFuture(msg.message_server_time ?? msg.message_client_time ?? draft.serverTime,
-        `[${i}].${msg.message_server_time === undefined ? 'message_client_time' : 'message_server_time'}`)
+      const where = `[${i}].`
+      const sender = this.#sender(who, conv, msg.message_sender, where)
+      const checked = toContent(msg, where)
+      const serverTime = this.#notFuture(msg.message_server_time ?? msg.message_client_time ?? this.#now(),
+        where, msg.message_server_time === undefined ? 'message_client_time' : 'message_server_time')
       // Without a client rand, the rand is derived from the message itself (the hash of
       // JSON [key, sender, time, content]), so that re-importing the same message finds it again.
-      const json = contentJson(draft.content)
-      const rand = msg.message_rand ?? hash('sha256', `[${JSON.stringify(conv.key)},${JSON.stringify(sender)},${serverTime},${json}]`, 'buffer').readUInt32BE(0)
-      return { ...draft, serverTime, clientTime: msg.message_client_time ?? serverTime, rand }
+      const rand = msg.message_rand ?? hash('sha256', `[${keyJson},${JSON.stringify(sender)},${serverTime},${contentJson(checked.content)}]`, 'buffer').readUInt32BE(0)
+      return this.#draft(conv, sender, msg, Origin.Imported, where, checked, { serverTime, rand })
     })
     for (const [i, msg] of msgs.entries()) {
       // A thousand text messages need no thousand awaits.
@@ -362,8 +363,8 @@ export class MessageService {
    * A given time may not lie ahead of the clock (beyond a little skew): a message from
    * the future would sit on top of every page and count as read with the newest.
    */
-  #notFuture (time: number, key: string): number {
-    if (time > this.#now() + MAX_CLOCK_SKEW_S) throw Errors.invalidParameter(`${key} is in the future (more than ${MAX_CLOCK_SKEW_S} s ahead of the server)`)
+  #notFuture (time: number, where: string, key: string): number {
+    if (time > this.#now() + MAX_CLOCK_SKEW_S) throw Errors.invalidParameter(`${where}${key} is in the future (more than ${MAX_CLOCK_SKEW_S} s ahead of the server)`)
     return time
   }
 
@@ -376,16 +377,18 @@ export class MessageService {
     return given
   }
 
-  #draft (conv: Conversation, sender: string, msg: MessageIn, origin: Origin, where = '', checked = toContent(msg, where)): NewMessage {
+  /** A message to store; `given`: an import's own time and its rand (given or derived). */
+  #draft (conv: Conversation, sender: string, msg: MessageIn, origin: Origin, where = '', checked = toContent(msg, where),
+    given?: { serverTime: number, rand: number }): NewMessage {
     const { content, elemMask } = checked
-    const serverTime = this.#now()
+    const serverTime = given?.serverTime ?? this.#now()
     return {
       conv,
       sender,
       owner: null,
       serverTime,
       clientTime: msg.message_client_time ?? serverTime,
-      rand: msg.message_rand ?? randomInt(0, 2 ** 32),
+      rand: given?.rand ?? msg.message_rand ?? randomInt(0, 2 ** 32),
       status: origin === Origin.Sent ? 2 : 5,
       origin,
       elemMask,
