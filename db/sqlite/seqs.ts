@@ -54,7 +54,8 @@ export function seqCounter (db: Database): Seqs {
        hidden_seq = CASE WHEN @unhide = 1 THEN NULL ELSE hidden_seq END
      WHERE user_id = @user AND conv_key = @key`)
   const counted = new Map<string, { seq: number, time: number, tally: number, active: number, dirty: boolean }>()
-  const rows = new Map<string, { user: string, key: string, change: RowChange }>()
+  // By conversation, then user: no key string made per message.
+  const rows = new Map<string, Map<string, RowChange>>()
 
   return {
     next (conv, time, at, countable) {
@@ -79,12 +80,13 @@ export function seqCounter (db: Database): Seqs {
       return { seq: row?.last_seq ?? 0, time: row?.last_time ?? 0, tally: row?.tally ?? 0 }
     },
     touch (user, key, change) {
-      const id = `${user}\n${key}`
-      const was = rows.get(id)
-      if (was === undefined) return void rows.set(id, { user, key, change: { ...change } })
-      was.change.time = Math.max(was.change.time, change.time)
-      was.change.sent += change.sent
-      was.change.unhide ||= change.unhide
+      let users = rows.get(key)
+      if (users === undefined) rows.set(key, users = new Map())
+      const was = users.get(user)
+      if (was === undefined) return void users.set(user, { ...change })
+      was.time = Math.max(was.time, change.time)
+      was.sent += change.sent
+      was.unhide ||= change.unhide
     },
     within (run) {
       counted.clear()
@@ -92,9 +94,13 @@ export function seqCounter (db: Database): Seqs {
       const result = run()
       for (const [key, c] of counted) if (c.dirty) setSeq.run(c.seq, c.time, c.tally, c.active, key)
       // In key order, as PostgreSQL locks them (the same rows, the same order everywhere).
-      for (const { user, key, change } of [...rows.values()].sort((x, y) => x.key < y.key ? -1 : x.key > y.key ? 1 : x.user < y.user ? -1 : 1)) {
-        if (change.group) updateGroup.run({ user, key, time: change.time, sent: change.sent, unhide: change.unhide ? 1 : 0 })
-        else upsertC2c.run({ user, key, peer: change.peer, time: change.time, sent: change.sent })
+      for (const key of [...rows.keys()].sort()) {
+        const users = rows.get(key)!
+        for (const user of [...users.keys()].sort()) {
+          const change = users.get(user)!
+          if (change.group) updateGroup.run({ user, key, time: change.time, sent: change.sent, unhide: change.unhide ? 1 : 0 })
+          else upsertC2c.run({ user, key, peer: change.peer, time: change.time, sent: change.sent })
+        }
       }
       counted.clear()
       rows.clear()
