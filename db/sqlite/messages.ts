@@ -26,11 +26,12 @@ export interface SqliteMessages {
 }
 
 export function sqliteMessages (db: Database, write: Write, seqs: Seqs, events: EventAppender, search: SqliteSearch, now: () => number): SqliteMessages {
-  const insert = db.prepare<unknown[]>(
-    'INSERT INTO messages (conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content, tally) ' +
-    'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+  const INSERT = 'INSERT INTO messages (conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content, tally) ' +
+    'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
+  const insert = db.prepare<unknown[]>(INSERT)
+  const insertImported = db.prepare<unknown[]>(`${INSERT} ON CONFLICT (conv_key, sender, server_time, rand) WHERE origin = ${Origin.Imported} DO NOTHING`)
   const insertRef = db.prepare<[string, string, number]>('INSERT OR IGNORE INTO message_refs (ref, conv_key, message_id) VALUES (?, ?, ?)')
-  // Answered from the messages_import index alone; the row is read only for a re-import.
+  // Answered from the messages_import index alone.
   const imported = db.prepare<[string, string, number, number], { id: number }>(
     `SELECT id FROM messages WHERE conv_key = ? AND sender = ? AND server_time = ? AND rand = ? AND origin = ${Origin.Imported}`)
   const bumpId = db.prepare<[], { seq: number }>("UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'messages' RETURNING seq")
@@ -147,10 +148,6 @@ export function sqliteMessages (db: Database, write: Write, seqs: Seqs, events: 
 
   const insertOne = (m: NewMessage): StoredMessage => {
     const convKey = m.conv.key
-    if (m.origin === Origin.Imported) {
-      const existing = imported.get(convKey, m.sender, m.serverTime, m.rand)
-      if (existing !== undefined) return toMessage(byId.get({ id: existing.id, convKey, viewer: m.sender })!)
-    }
     let seq = 0
     let serverTime = m.serverTime
     let tally = 0
@@ -161,8 +158,18 @@ export function sqliteMessages (db: Database, write: Write, seqs: Seqs, events: 
       tally = next.tally
       if (m.origin !== Origin.Imported) serverTime = next.time
     }
+    // An import meets its twin in the messages_import index as it inserts: no lookup first.
+    const imports = m.origin === Origin.Imported
+    const done = (imports ? insertImported : insert)
+      .run(convKey, seq, m.sender, m.owner, serverTime, m.clientTime, m.rand, m.status, m.origin, m.elemMask, contentJson(m.content), tally)
+    if (imports && done.changes === 0) {
+      // Imported before (this call or another): that message, and its seq not spent.
+      if (m.owner === null) seqs.giveBack(convKey)
+      const existing = imported.get(convKey, m.sender, m.serverTime, m.rand)!
+      return toMessage(byId.get({ id: existing.id, convKey, viewer: m.sender })!)
+    }
+    const id = Number(done.lastInsertRowid)
     touchRows(m, serverTime, countable)
-    const id = Number(insert.run(convKey, seq, m.sender, m.owner, serverTime, m.clientTime, m.rand, m.status, m.origin, m.elemMask, contentJson(m.content), tally).lastInsertRowid)
     for (const ref of m.refs) insertRef.run(ref, convKey, id)
     if (m.event) events.append(EventType.Message, convKey, id, serverTime)
     search.add({ id, convKey, seq, serverTime, sender: m.sender, elemMask: m.elemMask, content: m.content }, m.owner)

@@ -23,6 +23,8 @@ export interface Seqs {
    * null, its time `at`) and leaves the conversation's last time as it is.
    */
   next (conv: ConvRef, time: number | null, at: number, countable: boolean): { seq: number, time: number, tally: number }
+  /** Takes back the seq that `next` handed out last for an import (not stored: it met its twin). */
+  giveBack (convKey: string): void
   /** The conversation's last seq, last time and tally as this write sees them (zeros: no message yet). */
   head (convKey: string): { seq: number, time: number, tally: number }
   /** Records a change of one user's row, written when the write ends. */
@@ -72,6 +74,11 @@ export function seqCounter (db: Database): Seqs {
       c.active = Math.max(c.active, at)
       c.dirty = true
       return { seq: c.seq, time: c.time, tally: c.tally }
+    },
+    giveBack (convKey) {
+      const c = counted.get(convKey)!
+      c.seq -= 1
+      c.dirty = true
     },
     head (convKey) {
       const c = counted.get(convKey)

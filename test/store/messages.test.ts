@@ -59,8 +59,11 @@ t.test('when the same import comes again, in one call or another, then it is the
   t.equal(again!.id, one!.id)
   t.same(again!.content, imp.content)
   t.equal((await s.messages.history({ convKey: ab.key, viewer: 'a', forward: true, limit: 10 })).length, 1)
-  const [other] = await s.messages.insert([{ ...imp, rand: 8 }])
+  const [other] = await s.messages.insert([{ ...imp, rand: 8 }, { ...imp }])
   t.not(other!.id, one!.id, 'another rand is another message')
+  t.equal(other!.seq, 2, 'the twins spent no seq')
+  const [sent] = await s.messages.insert([draft(ab, 'a', 'after')])
+  t.equal(sent!.seq, 3, 'nor does a twin last in its call')
 })
 
 t.test('when one message of an insert cannot be stored, then none is', async t => {
