@@ -40,6 +40,15 @@ export function rowToMessage (row: MessageRow): StoredMessage {
 const serialized = new WeakMap<StoredMessage['content'], string>()
 
 /**
+ * Records `text` as the JSON of `content`, for a caller that made it from parts it had
+ * serialized anyway: it must be exactly what JSON.stringify(content) answers (a derived
+ * import rand hashes it).
+ */
+export function knownContentJson (content: StoredMessage['content'], text: string): void {
+  serialized.set(content, text)
+}
+
+/**
  * A message's content as the JSON text it is stored as, made once per content object: a
  * batch send stores one content for up to 500 recipients, and an import's contents are
  * serialized ahead, in slices, before the write that stores them.

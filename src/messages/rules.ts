@@ -1,5 +1,6 @@
 import { Errors } from '../errors.js'
 import type { MessageContent } from '../../db/store.js'
+import { knownContentJson } from '../../db/rows.js'
 import { MEDIA_REFS_BY_TYPE } from './elements.js'
 import { ElemType, storedClientKeys, type MessageIn } from './schemas.js'
 
@@ -91,8 +92,14 @@ export function toContent (msg: MessageIn, where = ''): { content: MessageConten
       throw Errors.invalidParameter(`${roundedIntegerAt(value, `${where}${key}`)} is an integer beyond 2^53-1: JSON cannot carry it exactly, and it is never stored rounded`)
     }
   }
-  const size = Buffer.byteLength(JSON.stringify(msg.message_elem_array)) + Buffer.byteLength(msg.message_cloud_custom_str ?? '')
+  const elems = JSON.stringify(msg.message_elem_array)
+  const size = Buffer.byteLength(elems) + Buffer.byteLength(msg.message_cloud_custom_str ?? '')
   if (size > MAX_MESSAGE_BYTES) throw Errors.messageTooLarge(size)
+  // The stored text, from the elements' text just made (the first key, as storedClientKeys
+  // lists it): JSON.stringify(content) character for character, the elements serialized once.
+  let text = `{"message_elem_array":${elems}`
+  for (const key in content) if (key !== 'message_elem_array') text += `,${JSON.stringify(key)}:${JSON.stringify(content[key])}`
+  knownContentJson(content as MessageContent, `${text}}`)
   return { content: content as MessageContent, elemMask }
 }
 
