@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '.tap/', 'data/', 'test/generated/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', '.tap/', 'data/', 'test/generated/', '.tap-build/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

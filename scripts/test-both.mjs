@@ -7,9 +7,15 @@
 // test/messages/list.test.ts); the PostgreSQL half leaves out the store-independent files
 // among them. Exit code: 0 when every half that ran passed and the merged coverage is at or
 // above the floors.
+//
+// With --compiled (npm test), tsc first compiles the project and its tests into .tap-build/
+// (tsconfig.tap-build.json: this is also the typecheck, and a type error stops the run), and
+// tap runs the compiled test files instead of the .ts through its TypeScript loader (ts-node),
+// which costs each test process, and each server process a test starts, a second or more.
+// Source maps take coverage back to the .ts files. Test files are still named by their .ts.
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
-import { delimiter, join, relative, sep } from 'node:path'
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs'
+import { delimiter, dirname, join, relative, sep } from 'node:path'
 import process from 'node:process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath, URL } from 'node:url'
@@ -49,6 +55,16 @@ const STORE_INDEPENDENT = new Map([
 
 const say = (line) => process.stdout.write(`${line}\n`)
 
+const BUILD = '.tap-build'
+const TSCONFIG = 'tsconfig.tap-build.json'
+/** The folders of .ts files that tsconfig.json compiles (test/generated/ aside): their .js must be in BUILD after tsc. */
+const COMPILED = ['src', 'routes', 'db', 'scripts', 'test']
+/**
+ * What the compiled code reads beside itself (the migrations) or at the root of its tree
+ * (scripts/openapi.ts, scripts/docs.ts): linked into BUILD, so that an edit shows at once.
+ */
+const LINKED = ['db/sqlite/migrations', 'db/postgres/migrations', 'openapi', 'docs']
+
 /** The URL without its password, for messages. */
 function shown (url) {
   try {
@@ -82,6 +98,46 @@ function testFiles (dir = join(root, 'test')) {
     if (statSync(path).isDirectory()) return testFiles(path)
     return name.endsWith('.test.ts') ? [relative(root, path).split(sep).join('/')] : []
   })
+}
+
+/** The .ts files under `dir` (a folder of the root) that tsc compiles to a .js, relative to the root. */
+function sources (dir) {
+  return readdirSync(join(root, dir), { withFileTypes: true }).flatMap(entry => {
+    const path = `${dir}/${entry.name}`
+    if (entry.isDirectory()) return path === 'test/generated' ? [] : sources(path)
+    return entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') ? [path] : []
+  })
+}
+
+/** Where the compiled twin of `file` (a .ts named from the root) is. */
+const built = (file) => `${BUILD}/${file.replace(/\.ts$/, '.js')}`
+
+/** Runs tsc on TSCONFIG; resolves with whether it passed. */
+function tsc () {
+  const child = spawn(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', TSCONFIG], { cwd: root, stdio: 'inherit' })
+  return new Promise(resolve => child.on('close', code => resolve(code === 0)))
+}
+
+/**
+ * Compiles into BUILD and links LINKED there; resolves with whether tsc passed. An
+ * incremental tsc does not write again a .js that was deleted since its last run: when one
+ * is missing, it compiles once more from scratch.
+ */
+async function compile () {
+  if (!await tsc()) return false
+  const missing = COMPILED.flatMap(sources).filter(f => !existsSync(join(root, built(f))))
+  if (missing.length > 0) {
+    say(`${BUILD}/ lacks ${missing.length} compiled files (${missing.slice(0, 3).join(', ')}…): compiling again from scratch`)
+    rmSync(join(root, BUILD), { recursive: true, force: true })
+    if (!await tsc()) return false
+  }
+  for (const path of LINKED) {
+    const link = join(root, BUILD, path)
+    rmSync(link, { recursive: true, force: true })
+    mkdirSync(dirname(link), { recursive: true })
+    symlinkSync(relative(dirname(link), join(root, path)), link)
+  }
+  return true
 }
 
 /**
@@ -167,14 +223,22 @@ if (stale.length > 0) {
 }
 
 // Arguments that name test files choose the files; the rest are tap options for both halves.
-const args = process.argv.slice(2)
+const compiled = process.argv.includes('--compiled')
+const args = process.argv.slice(2).filter(a => a !== '--compiled')
 const isFile = (a) => !a.startsWith('-') && a.endsWith('.ts') && existsSync(join(root, a))
-const options = args.filter(a => !isFile(a))
 const named = args.filter(isFile).map(a => relative(root, join(root, a)).split(sep).join('/'))
-const sqliteFiles = named
 const candidates = named.length > 0 ? named : testFiles()
 const pgFiles = candidates.filter(f => !STORE_INDEPENDENT.has(f))
 const sqliteOnly = candidates.length - pgFiles.length
+// Compiled, every file is named (.taprc includes the .ts); the TypeScript loader stays off
+// in the test processes (@tapjs/typescript reads TAP_TYPE_STRIP_ONLY), and the compiled
+// tests and their fixtures stay out of the coverage, as the .ts ones are by their path.
+const options = [
+  ...(compiled ? ['--test-env=TAP_TYPE_STRIP_ONLY=1', `--coverage-exclude=${BUILD}/test/**/*.js`] : []),
+  ...args.filter(a => !isFile(a)),
+]
+const files = (list) => compiled ? list.map(built) : list
+const sqliteFiles = files(compiled && named.length === 0 ? candidates : named)
 
 // Each half records coverage but neither reports nor judges it (floors 0, so no "incomplete
 // coverage" line for a half); the merged report after both judges it against .taprc.
@@ -185,6 +249,18 @@ const kept = join(root, '.tap', 'coverage-sqlite')
 
 const summary = []
 let failed = false
+
+if (compiled) {
+  say(`\n=== compiling into ${BUILD}/ (${TSCONFIG}) ===`)
+  const started = Date.now()
+  const ok = await compile()
+  const seconds = Math.round((Date.now() - started) / 1000)
+  if (!ok) {
+    say(`\nCompile: FAILED in ${seconds} s (above); no test ran`)
+    process.exit(1)
+  }
+  summary.push(`Compile: passed in ${seconds} s`)
+}
 
 const sqliteEnv = { ...process.env }
 delete sqliteEnv.TIMGATE_TEST_PG
@@ -204,7 +280,7 @@ if (pgFiles.length === 0) {
   summary.push('PostgreSQL half skipped: every named file is store-independent (scripts/test-both.mjs)')
 } else if (why === undefined) {
   say(`\n=== timgate tests on PostgreSQL at ${shown(pgUrl)}: ${pgFiles.length} files that depend on the store ===`)
-  postgres = await tap([...half, ...options, ...pgFiles], { ...process.env, TIMGATE_TEST_PG: pgUrl })
+  postgres = await tap([...half, ...options, ...files(pgFiles)], { ...process.env, TIMGATE_TEST_PG: pgUrl })
   summary.push(`PostgreSQL half: ${postgres.ok ? 'passed' : `FAILED (tap exit ${postgres.code})`} in ${postgres.seconds} s (${sqliteOnly} store-independent files ran on SQLite only)`)
   failed ||= !postgres.ok
   pgRan = true

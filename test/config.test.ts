@@ -4,18 +4,19 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError, loadConfig, s3Settings, type Env } from '../src/config.js'
 import { CONFIG_VARS, tempDir, type TestContext } from './helper.js'
+import { nodeArgs } from './fixtures/entry.js'
 
 
 interface Exit { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }
 
 /**
- * Runs a TypeScript entry (and its arguments) the way tap runs this file (its loader comes through execArgv),
+ * Runs a TypeScript entry (and its arguments) the way tap runs this file (fixtures/entry.ts),
  * killed after `ms`.
  */
 function runEntry (t: TestContext, args: string[], env: Env, ms = 60_000): Promise<Exit> {
   const base: Env = { ...process.env }
   for (const name of CONFIG_VARS) delete base[name]
-  const child = spawn(process.execPath, [...process.execArgv, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, nodeArgs(args), { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   let stdout = ''
   let stderr = ''

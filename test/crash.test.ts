@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Env } from '../src/config.js'
 import { signUserSig } from '../src/auth/usersig.js'
 import { CONFIG_VARS, tempDir, testDatabaseUrl, freePort, type TestContext } from './helper.js'
+import { nodeArgs } from './fixtures/entry.js'
 
 /**
  * The traffic runs until this many sends are acknowledged (a count, not a duration: a busy
@@ -23,11 +24,11 @@ interface Child {
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
 }
 
-/** Starts the real server the way tap runs this file (its TS loader comes through execArgv); killed at teardown. */
+/** Starts the real server the way tap runs this file (fixtures/entry.ts); killed at teardown. */
 function startServer (t: TestContext, env: Env): Child {
   const base: Env = { ...process.env }
   for (const name of CONFIG_VARS) delete base[name]
-  const proc = spawn(process.execPath, [...process.execArgv, 'src/server.ts'], {
+  const proc = spawn(process.execPath, nodeArgs(['src/server.ts']), {
     env: { ...base, TS_NODE_TRANSPILE_ONLY: '1', ...env },
   })
   t.teardown(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL') })

@@ -18,7 +18,7 @@ import { unhooked } from './fixtures/tsc.js'
  * gateway. No Content-Type is set by hand: the document must make the clients send it.
  */
 
-const tscBin = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url))
+const tscBin = createRequire(import.meta.url).resolve('typescript/bin/tsc')
 const generatedRoot = fileURLToPath(new URL('generated/', import.meta.url))
 
 /** A 1×1 PNG: what a chat client uploads. */

@@ -4,6 +4,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { buildApp } from '../src/app.js'
 import { ConfigError, loadConfig, type Env } from '../src/config.js'
 import { CONFIG_VARS, freePort, tempDir, type TestContext } from './helper.js'
+import { nodeArgs } from './fixtures/entry.js'
 
 /**
  * CONTRACT §2: a HOST that does not resolve, a PORT already in use or a DATABASE_URL that
@@ -12,11 +13,11 @@ import { CONFIG_VARS, freePort, tempDir, type TestContext } from './helper.js'
 
 interface Exit { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }
 
-/** src/server.ts as a process, the way tap runs this file (its loader comes through execArgv), killed after `ms`. */
+/** src/server.ts as a process, the way tap runs this file (fixtures/entry.ts), killed after `ms`. */
 function runServer (t: TestContext, env: Env, ms: number): Promise<Exit> {
   const base: Env = { ...process.env }
   for (const name of CONFIG_VARS) delete base[name]
-  const child = spawn(process.execPath, [...process.execArgv, 'src/server.ts'], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, nodeArgs(['src/server.ts']), { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   let stdout = ''
   let stderr = ''

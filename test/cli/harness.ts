@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Env } from '../../src/config.js'
 import { importCommand } from '../../scripts/cli/import.js'
 import { build, CONFIG_VARS, type TestApp, type TestContext } from '../helper.js'
+import { nodeArgs } from '../fixtures/entry.js'
 import { rawConnect, requestHead, type RawConnection } from '../fixtures/raw-http.js'
 
 /**
@@ -25,15 +26,15 @@ export interface Child {
 }
 
 /**
- * A TypeScript entry and its arguments, run the way tap runs this file (its loader comes
- * through execArgv, as in test/server.test.ts), in `cwd` if given; killed at teardown.
+ * A TypeScript entry and its arguments, run the way tap runs this file (fixtures/entry.ts),
+ * in `cwd` if given; killed at teardown.
  */
 export function spawnEntry (t: TestContext, args: string[], env: Env = {}, cwd?: string): Child {
   const base: Env = { ...process.env }
   for (const name of [...CONFIG_VARS, 'TIMGATE_URL', 'TIMGATE_USERSIG']) delete base[name]
   // Elsewhere the TypeScript loader would not find the project's tsconfig by itself.
   if (cwd !== undefined) base.TS_NODE_PROJECT = resolve('tsconfig.json')
-  const proc = spawn(process.execPath, [...process.execArgv, ...args], { env: { ...base, ...env }, ...(cwd !== undefined && { cwd }) })
+  const proc = spawn(process.execPath, nodeArgs(args), { env: { ...base, ...env }, ...(cwd !== undefined && { cwd }) })
   t.teardown(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL') })
   let stdout = ''
   let stderr = ''
