@@ -145,12 +145,26 @@ function arrayValidator (schema: Record<string, unknown>): ValidateFunction {
   return validate
 }
 
+function compile (schema: Record<string, unknown>, httpPart: string | undefined): ValidateFunction {
+  if (httpPart !== 'body') return ajv.other.compile(schema)
+  return schema.type === 'array' && typeof schema.items === 'object' ? arrayValidator(schema) : ajv.body.compile(schema)
+}
+
+/**
+ * Validators by what they check: an app built again in the same process (every test
+ * builds one or more) reuses them. Fastify hands the compiler copies of the route schemas,
+ * which Ajv's own cache (by object) does not know again; compiling them was most of an
+ * app's build (~60 of ~180 ms).
+ */
+const compiled = new Map<string, ValidateFunction>()
+
 /** Request bodies: JSON parsed as above (but where a route says otherwise), then validated by the route's schemas. */
 export default fp(async (app) => {
   app.setValidatorCompiler(({ schema, httpPart }) => {
-    if (httpPart !== 'body') return ajv.other.compile(schema)
-    const s = schema as Record<string, unknown>
-    return s.type === 'array' && typeof s.items === 'object' ? arrayValidator(s) : ajv.body.compile(schema)
+    const key = `${httpPart === 'body' ? 'body' : 'other'} ${JSON.stringify(schema)}`
+    let validate = compiled.get(key)
+    if (validate === undefined) compiled.set(key, validate = compile(schema as Record<string, unknown>, httpPart))
+    return validate
   })
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, parseJson)
