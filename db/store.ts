@@ -90,6 +90,9 @@ export interface HistoryQuery {
 
 export interface Locator { seq: number, rand: number, time: number }
 
+/** Messages as insert stored them, and a read point as of the write (MessageStore.insertReading). */
+export interface Written { stored: StoredMessage[], readPoint: HistoryPosition | undefined }
+
 export interface MessageStore {
   /**
    * Stores messages in one transaction, allocating each shared message the next seq of
@@ -98,6 +101,12 @@ export interface MessageStore {
    * in the same call) comes back as stored.
    */
   insert (messages: NewMessage[]): Promise<StoredMessage[]>
+  /**
+   * insert, and `reader`'s read point in the messages' conversation (they are all of one)
+   * as the write left it: what a send's answer needs (has the peer read it?), without a
+   * round trip of its own where the store has round trips.
+   */
+  insertReading (messages: NewMessage[], reader: string): Promise<Written>
   /** A fresh unique id for a message that is never stored (online messages). */
   allocateId (): Promise<number>
   /** A message by its unique id, if it is in that conversation and visible to viewer. */

@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { EventType, historyBounds, Origin, type HistoryPosition, type MessageStore, type NewMessage, type StoredMessage } from '../store.js'
+import { EventType, historyBounds, Origin, type HistoryPosition, type MessageStore, type NewMessage, type StoredMessage, type Written } from '../store.js'
 import { contentJson, rowToMessage as toMessage, type MessageRow as Row } from '../rows.js'
 import { retrying, run, statement, transaction, type Queryable } from './pool.js'
 import { groupCommit } from './group-commit.js'
@@ -88,7 +88,11 @@ const sql = {
         hidden_seq = CASE WHEN $23::boolean THEN NULL ELSE u.hidden_seq END
       FROM m WHERE u.user_id = $20::text AND u.conv_key = $1::text),
     ${INSERT_ONE_CTES}
-    SELECT id, seq, server_time FROM m`),
+    SELECT m.id, m.seq, m.server_time, rp.server_time AS read_time, rp.seq AS read_seq, rp.id AS read_id
+    FROM m LEFT JOIN read_points rp ON rp.conv_key = $1::text AND rp.user_id = $26::text`),
+  /** The read points of (conversation $1, user $2) pairs, i 1-based. */
+  readPointsOf: statement('read_points_pairs', `SELECT x.i, r.server_time, r.seq, r.id FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(k, u, i)
+    CROSS JOIN LATERAL (SELECT rp.server_time, rp.seq, rp.id FROM read_points rp WHERE rp.conv_key = x.k AND rp.user_id = x.u) r`),
   /** Users' C2C rows, locked in key and user order ($1 keys, $2 users, $3 peers, $4 times, $5 sent counts). */
   upsertC2cRows: statement('upsert_c2c_rows', `INSERT INTO user_conversations AS u (user_id, conv_key, is_group, peer, listed, active_time, sent)
     SELECT x.user_id, x.k, false, x.peer, true, x.t, x.n FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS x(k, user_id, peer, t, n)
@@ -248,24 +252,40 @@ async function writeRows (db: Queryable, changes: RowChange[]): Promise<void> {
  * replicas, ids grow in that order too (what "delete all" relies on), and imports see
  * every import committed before them.
  */
+/**
+ * One message that is not an import, in one statement (the seq's row lock is held until it
+ * commits), and `reader`'s read point in its conversation as that statement saw it.
+ */
+async function insertOneWith (db: Queryable, only: NewMessage, reader: string | null): Promise<Written> {
+  // Row changes whose time the statement gives (m.server_time); a group's one change, its own.
+  const changes = rowChanges(only, 0)
+  const c2c = changes.filter(c => !c.group)
+  const g = changes.find(c => c.group)
+  const { rows: [row] } = await run<{ id: number, seq: number, server_time: number, read_time: number | null, read_seq: number, read_id: number }>(db, sql.insertOne, [
+    only.conv.key, only.owner === null ? 1 : 0, only.sender, only.owner, only.serverTime, only.clientTime,
+    only.rand, only.status, only.origin, only.elemMask, contentJson(only.content), only.refs.map(bytes),
+    only.conv.users?.[0] ?? null, only.conv.users?.[1] ?? null, only.event,
+    only.owner === null && only.origin === Origin.Sent ? 1 : 0,
+    c2c.map(c => c.user), c2c.map(c => c.peer), c2c.map(c => c.sent),
+    g?.user ?? null, g?.sent ?? 0, g?.unhide === true ? only.serverTime : 0, g?.unhide ?? false, ...searchParams(only), reader])
+  return {
+    stored: [stored(only, row!.id, row!.seq, row!.server_time)],
+    readPoint: row!.read_time === null ? undefined : { serverTime: row!.read_time, seq: row!.read_seq, id: row!.read_id },
+  }
+}
+
+/** Read points of (conversation, user) pairs, in their order, on `db`. */
+async function readPointsWith (db: Queryable, asked: ReadonlyArray<{ convKey: string, userId: string }>): Promise<Array<HistoryPosition | undefined>> {
+  const { rows } = await run<{ i: number, server_time: number, seq: number, id: number }>(db, sql.readPointsOf, [asked.map(a => a.convKey), asked.map(a => a.userId)])
+  const out: Array<HistoryPosition | undefined> = asked.map(() => undefined)
+  for (const r of rows) out[r.i - 1] = { serverTime: r.server_time, seq: r.seq, id: r.id }
+  return out
+}
+
 export async function insertWith (db: Queryable, messages: NewMessage[], events: PgEventAppender): Promise<StoredMessage[]> {
   const only = messages[0]
   if (only === undefined) return []
-  if (messages.length === 1 && only.origin !== Origin.Imported) {
-    // One statement: the seq's row lock is held until it commits.
-    // Row changes whose time the statement gives (m.server_time); a group's one change, its own.
-    const changes = rowChanges(only, 0)
-    const c2c = changes.filter(c => !c.group)
-    const g = changes.find(c => c.group)
-    const { rows: [row] } = await run<{ id: number, seq: number, server_time: number }>(db, sql.insertOne, [
-      only.conv.key, only.owner === null ? 1 : 0, only.sender, only.owner, only.serverTime, only.clientTime,
-      only.rand, only.status, only.origin, only.elemMask, contentJson(only.content), only.refs.map(bytes),
-      only.conv.users?.[0] ?? null, only.conv.users?.[1] ?? null, only.event,
-      only.owner === null && only.origin === Origin.Sent ? 1 : 0,
-      c2c.map(c => c.user), c2c.map(c => c.peer), c2c.map(c => c.sent),
-      g?.user ?? null, g?.sent ?? 0, g?.unhide === true ? only.serverTime : 0, g?.unhide ?? false, ...searchParams(only)])
-    return [stored(only, row!.id, row!.seq, row!.server_time)]
-  }
+  if (messages.length === 1 && only.origin !== Origin.Imported) return (await insertOneWith(db, only, null)).stored
   const convs = [...new Map(messages.map(m => [m.conv.key, m.conv])).values()]
   const { rows: locked } = await run<{ conv_key: string, last_seq: number, last_time: number, tally: number }>(db, sql.lockConversations, [
     convs.map(c => c.key), convs.map(c => c.users?.[0] ?? null), convs.map(c => c.users?.[1] ?? null)])
@@ -358,17 +378,31 @@ export function pgMessages (pool: pg.Pool, poolSize: number, events: PgEventAppe
     const { rows: [row] } = await run<Row>(pool, stmt, values)
     return row === undefined ? undefined : toMessage(row)
   }
-  const alone = async (messages: NewMessage[]): Promise<StoredMessage[]> => {
-    if (messages.length === 1 && messages[0]!.origin !== Origin.Imported) return retrying(() => insertWith(pool, messages, events))
-    return transaction(pool, client => insertWith(client, messages, events))
+  const alone = async (messages: NewMessage[], reader?: string): Promise<Written> => {
+    const only = messages[0]
+    if (messages.length === 1 && only!.origin !== Origin.Imported) return retrying(() => insertOneWith(pool, only!, reader ?? null))
+    return transaction(pool, async client => {
+      const stored = await insertWith(client, messages, events)
+      const [readPoint] = reader === undefined || only === undefined ? [] : await readPointsWith(client, [{ convKey: only.conv.key, userId: reader }])
+      return { stored, readPoint }
+    })
   }
   // Half the pool for groups of writes: reads keep connections of their own.
-  const grouped = groupCommit(pool, alone, (client, messages) => insertWith(client, messages, events), { maxInFlight: Math.max(1, Math.floor(poolSize / 2)) })
+  const grouped = groupCommit(pool, alone, {
+    insert: (client, messages) => insertWith(client, messages, events),
+    readPoints: readPointsWith,
+  }, { maxInFlight: Math.max(1, Math.floor(poolSize / 2)) })
+  const write = async (messages: NewMessage[], reader?: string): Promise<Written> => {
+    const written = await grouped(messages, reader)
+    if (messages.some(m => m.event)) events.committed()
+    return written
+  }
   return {
     async insert (messages) {
-      const stored = await grouped(messages)
-      if (messages.some(m => m.event)) events.committed()
-      return stored
+      return (await write(messages)).stored
+    },
+    async insertReading (messages, reader) {
+      return write(messages, reader)
     },
     async allocateId () {
       const { rows: [row] } = await run<{ id: number }>(pool, sql.nextIds, [1])

@@ -180,9 +180,17 @@ export function sqliteMessages (db: Database, write: Write, seqs: Seqs, events: 
     }
   }
 
+  const readPointOf = (convKey: string, userId: string): HistoryPosition | undefined => {
+    const row = readPoint.get(convKey, userId)
+    return row === undefined ? undefined : { serverTime: row.server_time, seq: row.seq, id: row.id }
+  }
+
   const store: MessageStore = {
     async insert (messages) {
       return write(() => messages.map(insertOne))
+    },
+    async insertReading (messages, reader) {
+      return write(() => ({ stored: messages.map(insertOne), readPoint: readPointOf(messages[0]!.conv.key, reader) }))
     },
     async allocateId () {
       return write(() => {
@@ -231,8 +239,7 @@ export function sqliteMessages (db: Database, write: Write, seqs: Seqs, events: 
       await write(() => moveRead(convKey, userId, to, receipt))
     },
     async readPoint (convKey, userId) {
-      const row = readPoint.get(convKey, userId)
-      return row === undefined ? undefined : { serverTime: row.server_time, seq: row.seq, id: row.id }
+      return readPointOf(convKey, userId)
     },
     async readPoints (convKeys) {
       return [...new Set(convKeys)].flatMap(convKey => readPoints.all(convKey).map(r => ({

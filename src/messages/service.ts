@@ -72,6 +72,18 @@ export interface Access extends Conversation { roles?: Map<string, GroupRole> }
 interface Lens { viewer: string, read?: HistoryPosition, peerRead?: HistoryPosition }
 
 const unixNow = () => Math.floor(Date.now() / 1000)
+/**
+ * The read points that messages' views in `conv` depend on, as `viewer` sees them: its own
+ * when another's message may be unread, the peer's for its own C2C messages (a send needs
+ * the peer's alone: one's own messages are always read).
+ */
+function lensNeeds (conv: Conversation, viewer: string, messages: ReadonlyArray<Pick<StoredMessage, 'sender' | 'origin'>>): { read: boolean, peer: boolean } {
+  return {
+    read: messages.some(m => m.sender !== viewer && m.origin !== Origin.Imported && m.origin !== Origin.Saved),
+    peer: conv.type === ConvType.C2C && messages.some(m => m.sender === viewer),
+  }
+}
+
 /** The element types whose bytes come by reference: only they can name an upload. */
 const MEDIA_MASK = elemMaskOf(MEDIA_TYPES)
 /** How far ahead of the server's clock an imported or saved message's time may be. */
@@ -131,7 +143,7 @@ export class MessageService {
     return { ...conv, roles }
   }
 
-  /** Stores messages and counts them; the one way messages enter the store. */
+  /** Stores messages and counts them; the one way messages enter the store, with #storeOne. */
   async store (messages: NewMessage[]): Promise<StoredMessage[]> {
     const stored = await this.#messages.insert(messages)
     this.#onStored(messages.length)
@@ -149,8 +161,21 @@ export class MessageService {
         : (await this.#groups.get(conv.key))?.members.map(m => m.userId) ?? []
       return this.#online(draft, who.actAs, recipients)
     }
-    const [stored] = await this.store([await this.#screened(draft, msg)])
-    return (await this.#views(conv, who.actAs, [stored!]))[0]!
+    return this.#storeOne(conv, who.actAs, await this.#screened(draft, msg))
+  }
+
+  /**
+   * Stores one message and answers it as `viewer` sees it, with the one read point its
+   * view depends on read by the same write.
+   */
+  async #storeOne (conv: Conversation, viewer: string, draft: NewMessage): Promise<MessageOut> {
+    const needs = lensNeeds(conv, viewer, [draft])
+    const reader = needs.read ? viewer : needs.peer ? conv.target : undefined
+    if (reader === undefined) return (await this.#views(conv, viewer, await this.store([draft])))[0]!
+    const { stored: [stored], readPoint } = await this.#messages.insertReading([draft], reader)
+    this.#onStored(1)
+    const lens: Lens = { viewer, ...(readPoint !== undefined && (needs.read ? { read: readPoint } : { peerRead: readPoint })) }
+    return this.#view(stored!, lens)
   }
 
   /**
@@ -181,8 +206,7 @@ export class MessageService {
     const draft = this.#draft(conv, this.#sender(who, conv, msg.message_sender), msg, Origin.Saved)
     await this.#checkMedia(who, draft.sender, msg)
     const serverTime = this.#notFuture(msg.message_server_time ?? draft.serverTime, '', 'message_server_time')
-    const [stored] = await this.store([{ ...draft, owner: who.actAs, serverTime }])
-    return (await this.#views(conv, who.actAs, [stored!]))[0]!
+    return this.#storeOne(conv, who.actAs, { ...draft, owner: who.actAs, serverTime })
   }
 
   /** TIMMsgImportMsgList: all or nothing, original senders and times, deduplicated. */
@@ -433,13 +457,10 @@ export class MessageService {
   /** Messages of one conversation as `viewer` sees them (one read of the read points). */
   async #views (conv: Conversation, viewer: string, messages: StoredMessage[]): Promise<MessageOut[]> {
     if (messages.length === 0) return []
-    // Each read point is read only when some message's flag depends on it (a send needs
-    // the peer's alone: one's own messages are always read).
-    const needRead = messages.some(m => m.sender !== viewer && m.origin !== Origin.Imported && m.origin !== Origin.Saved)
-    const needPeer = conv.type === ConvType.C2C && messages.some(m => m.sender === viewer)
+    const needs = lensNeeds(conv, viewer, messages)
     const [read, peerRead] = await Promise.all([
-      needRead ? this.#messages.readPoint(conv.key, viewer) : undefined,
-      needPeer ? this.#messages.readPoint(conv.key, conv.target) : undefined,
+      needs.read ? this.#messages.readPoint(conv.key, viewer) : undefined,
+      needs.peer ? this.#messages.readPoint(conv.key, conv.target) : undefined,
     ])
     const lens: Lens = { viewer, ...(read !== undefined && { read }), ...(peerRead !== undefined && { peerRead }) }
     return mapInSlices(messages, m => this.#view(m, lens))

@@ -164,6 +164,25 @@ t.test('when read points are reported, then they only move forward', async t => 
   t.equal(await s.messages.readPoint(ab.key, 'a'), undefined, 'per user')
 })
 
+t.test('when messages are inserted with a reader, then each write also answers that reader\'s read point as it left it', async t => {
+  const s = await openStore(t)
+  const peers = Array.from({ length: 12 }, (_, i) => `p${i}`)
+  // Every other peer has read the first message of its conversation.
+  for (const [i, p] of peers.entries()) {
+    const [first] = await s.messages.insert([draft(c2c('a', p), 'a', 'first')])
+    if (i % 2 === 0) await s.messages.markRead(c2c('a', p).key, p, positionOf(first!), false)
+  }
+  const expected = await Promise.all(peers.map(p => s.messages.readPoint(c2c('a', p).key, p)))
+  // Concurrent writes (grouped where the store groups them), one of two messages, one import.
+  const written = await Promise.all(peers.map((p, i) => s.messages.insertReading(
+    i === 3 ? [draft(c2c('a', p), 'a', 'x'), draft(c2c('a', p), 'a', 'y')] : [draft(c2c('a', p), 'a', 'x', i === 5 ? { origin: Origin.Imported } : {})], p)))
+  t.same(written.map(w => w.readPoint), expected, 'each its own reader\'s, undefined where it has none')
+  t.same(written.map(w => w.stored.length), peers.map((_, i) => i === 3 ? 2 : 1))
+  t.same(written.map(w => w.stored[0]!.seq), peers.map(() => 2), 'stored as insert stores them')
+  t.same((await s.messages.insertReading([draft(c2c('a', 'p0'), 'a', 'one'), draft(c2c('a', 'p0'), 'a', 'two')], 'p0')).readPoint, expected[0], 'a write alone')
+  t.equal((await s.messages.insertReading([draft(c2c('a', 'p0'), 'p0', 'again')], 'a')).readPoint, undefined, 'per user')
+})
+
 t.test('when ids are allocated for messages never stored, then they are unique among all ids', async t => {
   const s = await openStore(t)
   const ab = c2c('a', 'b')
