@@ -25,9 +25,13 @@ const visible = (viewer: string) => `(m.owner IS NULL OR m.owner = ${viewer})`
 
 /**
  * A page of history: both ends are row values over the history index, so a page is one
- * index range whatever the conversation's size (the time filter folds into them).
+ * index range whatever the conversation's size (the time filter folds into them). The
+ * conversation and the limit come through (SELECT $n): the planner then costs every plan
+ * alike and keeps one, where with the values in sight it found each page's plan cheaper
+ * than the kept one and planned every page anew (150 µs of planning for 30 µs of reading;
+ * the plan was the same each time).
  */
-const range = `m.conv_key = $1 AND (m.server_time, m.seq, m.id) > ($3::bigint, $4::bigint, $5::bigint)
+const range = `m.conv_key = (SELECT $1::text) AND (m.server_time, m.seq, m.id) > ($3::bigint, $4::bigint, $5::bigint)
   AND (m.server_time, m.seq, m.id) < ($6::bigint, $7::bigint, $8::bigint)
   AND ${visible('$2')} AND ($9::integer = 0 OR (m.elem_mask & $9::integer) <> 0)
   AND m.id > coalesce((SELECT c.up_to_id FROM clears c WHERE c.conv_key = $1 AND c.user_id = $2), 0)
@@ -136,9 +140,9 @@ const sql = {
   newest: statement('newest', `SELECT ${columns('$2')} FROM messages m WHERE m.conv_key = $1 AND ${visible('$2')}
     ORDER BY m.server_time DESC, m.seq DESC, m.id DESC LIMIT 1`),
   older: statement('older', `SELECT ${pageColumns} FROM messages m WHERE ${range}
-    ORDER BY m.server_time DESC, m.seq DESC, m.id DESC LIMIT $10`),
+    ORDER BY m.server_time DESC, m.seq DESC, m.id DESC LIMIT (SELECT $10::integer)`),
   newer: statement('newer', `SELECT ${pageColumns} FROM messages m WHERE ${range}
-    ORDER BY m.server_time, m.seq, m.id LIMIT $10`),
+    ORDER BY m.server_time, m.seq, m.id LIMIT (SELECT $10::integer)`),
 
   /** The content goes, and the media references with it. */
   revoke: statement('revoke', `WITH refs AS (DELETE FROM message_refs WHERE conv_key = $1 AND message_id = $2),
