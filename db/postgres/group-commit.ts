@@ -12,8 +12,13 @@ interface Job {
 
 export type Insert = (messages: NewMessage[], reader?: string) => Promise<Written>
 
-/** A group's parts: its messages stored on the transaction's client, and the read points its writes asked for. */
+/**
+ * A group's write. `statement`, when it can take these messages, stores them in one
+ * statement of its own and reads each reader's point (readers: per message, the job's
+ * reader at its first message); else `insert` and `readPoints` run in one transaction.
+ */
 export interface Together {
+  statement (messages: NewMessage[], readers: ReadonlyArray<string | undefined>): Promise<{ stored: StoredMessage[], points: Array<HistoryPosition | undefined> }> | undefined
   insert (client: pg.PoolClient, messages: NewMessage[]): Promise<StoredMessage[]>
   readPoints (client: pg.PoolClient, asked: ReadonlyArray<{ convKey: string, userId: string }>): Promise<Array<HistoryPosition | undefined>>
 }
@@ -29,8 +34,8 @@ export interface GroupCommitOptions {
  * Group commit on PostgreSQL. A small write that finds a connection free runs at once, on
  * its own (`alone`: one round trip for a plain send). Writes that arrive while
  * `maxInFlight` groups are in flight wait, and go together as one transaction (`together`)
- * when one ends: under load, N sends pay for one BEGIN…COMMIT of a few statements instead
- * of N commits, and one read of the read points they asked for instead of N. Every
+ * when one ends: under load, N sends pay for one statement (or one BEGIN…COMMIT of a few)
+ * instead of N commits, and one read of the read points they asked for instead of N. Every
  * promise settles after its COMMIT. When a shared transaction fails, each of its writes
  * runs again alone, so one bad write fails alone and the others are not lost. The seqs and
  * times stay those of one transaction: the conversations' rows are locked in key order
@@ -45,22 +50,24 @@ export function groupCommit (pool: pg.Pool, alone: Insert, together: Together, o
 
   const runGroup = async (jobs: Job[]): Promise<void> => {
     if (jobs.length === 1) return settleAlone(jobs[0]!)
-    const asked = jobs.flatMap(j => j.reader === undefined ? [] : [{ convKey: j.messages[0]!.conv.key, userId: j.reader }])
+    const messages = jobs.flatMap(j => j.messages)
+    const readers = jobs.flatMap(j => j.messages.map((_, i) => i === 0 ? j.reader : undefined))
     let written: { stored: StoredMessage[], points: Array<HistoryPosition | undefined> }
     try {
-      written = await transaction(pool, async client => {
-        const stored = await together.insert(client, jobs.flatMap(j => j.messages))
-        return { stored, points: asked.length === 0 ? [] : await together.readPoints(client, asked) }
-      })
+      written = await (together.statement(messages, readers) ?? transaction(pool, async client => {
+        const stored = await together.insert(client, messages)
+        const asked = readers.flatMap((userId, at) => userId === undefined ? [] : [{ convKey: messages[at]!.conv.key, userId, at }])
+        const points: Array<HistoryPosition | undefined> = messages.map(() => undefined)
+        if (asked.length > 0) (await together.readPoints(client, asked)).forEach((p, i) => { points[asked[i]!.at] = p })
+        return { stored, points }
+      }))
     } catch {
       await Promise.all(jobs.map(settleAlone))
       return
     }
     let at = 0
-    let point = 0
     for (const job of jobs) {
-      const readPoint = job.reader === undefined ? undefined : written.points[point++]
-      job.resolve({ stored: written.stored.slice(at, at + job.messages.length), readPoint })
+      job.resolve({ stored: written.stored.slice(at, at + job.messages.length), readPoint: written.points[at] })
       at += job.messages.length
     }
   }

@@ -4,7 +4,7 @@ import { contentJson, rowToMessage as toMessage, type MessageRow as Row } from '
 import { retrying, run, statement, transaction, type Queryable } from './pool.js'
 import { groupCommit } from './group-commit.js'
 import type { PgEventAppender } from './events.js'
-import { bloomHex, indexWith, INSERT_ONE_CTES, unindexWith } from './search.js'
+import { bloomHex, indexWith, INSERT_ONE_CTES, SEARCH_MERGE, unindexWith } from './search.js'
 import { addToBloom, BLOOM_BYTES, searchTexts } from '../search-index.js'
 
 /**
@@ -94,6 +94,55 @@ const sql = {
     ${INSERT_ONE_CTES}
     SELECT m.id, m.seq, m.server_time, rp.server_time AS read_time, rp.seq AS read_seq, rp.id AS read_id
     FROM m LEFT JOIN read_points rp ON rp.conv_key = $1::text AND rp.user_id = $26::text`),
+  /**
+   * Shared messages that are not imports, of several writes, in one statement: each
+   * conversation's row upserted once, in key order (its lock held until the statement
+   * commits), then seqs, times and tallies counted on from what it held, as insert_one does
+   * for one message ($1-$14: per message, in order; $15, $16: media refs by message; $17:
+   * per message, whose read point to answer with it). A message's time never goes below
+   * the last sent one's (prev_time: last_time before this statement).
+   */
+  insertShared: statement('insert_shared', `WITH x AS (
+      SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::integer[], $7::integer[], $8::integer[],
+        $9::text[], $10::text[], $11::text[], $12::boolean[], $13::text[], $14::text[], $17::text[])
+        WITH ORDINALITY AS x(k, sender, t, ct, r, st, o, em, content, ua, ub, ev, bloom, texts, reader, i)),
+    per AS (SELECT k, min(ua) AS ua, min(ub) AS ub, count(*) AS n, max(t) AS t, count(*) FILTER (WHERE o = ${Origin.Sent}) AS sent FROM x GROUP BY k),
+    c AS (
+      INSERT INTO conversations AS c (conv_key, last_seq, last_time, user_a, user_b, tally, active_time, prev_time)
+      SELECT k, n, t, ua, ub, sent, t, 0 FROM per ORDER BY k COLLATE "C"
+      ON CONFLICT (conv_key) DO UPDATE SET last_seq = c.last_seq + excluded.last_seq, prev_time = c.last_time,
+        last_time = greatest(c.last_time, excluded.last_time), tally = c.tally + excluded.tally,
+        active_time = greatest(c.active_time, excluded.active_time)
+      RETURNING c.conv_key, c.last_seq, c.prev_time, c.tally),
+    p AS (
+      SELECT x.*, c.last_seq - per.n + row_number() OVER w AS seq, greatest(c.prev_time, max(x.t) OVER w) AS time,
+        c.tally - per.sent + count(*) FILTER (WHERE x.o = ${Origin.Sent}) OVER w AS tally
+      FROM x JOIN per ON per.k = x.k JOIN c ON c.conv_key = x.k
+      WINDOW w AS (PARTITION BY x.k ORDER BY x.i)),
+    m AS (
+      INSERT INTO messages (conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content, tally)
+      SELECT k, seq, sender, NULL, time, ct, r, st, o, em, content, tally FROM p ORDER BY k, seq
+      RETURNING id, conv_key, seq, server_time),
+    q AS (SELECT m.id, m.conv_key, m.seq, m.server_time, p.i, p.sender, p.o, p.em, p.ua, p.ub, p.ev, p.bloom, p.texts, p.reader
+      FROM m JOIN p ON p.k = m.conv_key AND p.seq = m.seq),
+    rf AS (INSERT INTO message_refs (conv_key, ref, message_id)
+      SELECT q.conv_key, f.ref, q.id FROM unnest($15::bigint[], $16::bytea[]) AS f(i, ref) JOIN q ON q.i = f.i ON CONFLICT DO NOTHING),
+    e AS (INSERT INTO events (type, conv_key, message_id, at) SELECT ${EventType.Message}, q.conv_key, q.id, q.server_time FROM q WHERE q.ev ORDER BY q.i),
+    uc AS (INSERT INTO user_conversations AS u (user_id, conv_key, is_group, peer, listed, active_time, sent)
+      SELECT y.user_id, q.conv_key, false, y.peer, true, max(q.server_time), count(DISTINCT q.id) FILTER (WHERE q.sender = y.user_id AND q.o = ${Origin.Sent})
+      FROM q CROSS JOIN LATERAL (VALUES (q.ua, q.ub), (q.ub, q.ua)) AS y(user_id, peer)
+      WHERE q.ua IS NOT NULL GROUP BY q.conv_key, y.user_id, y.peer ORDER BY q.conv_key, y.user_id
+      ${C2C_CONFLICT}),
+    g AS (UPDATE user_conversations AS u SET sent = u.sent + s.n
+      FROM (SELECT q.conv_key, q.sender, count(*) AS n FROM q WHERE q.ua IS NULL AND q.o = ${Origin.Sent} GROUP BY q.conv_key, q.sender) AS s
+      WHERE u.user_id = s.sender AND u.conv_key = s.conv_key),
+    sb AS (INSERT INTO search_blocks AS b (conv_key, owner, block, bloom, entries)
+      SELECT q.conv_key, '', (q.seq - 1) / 16, bit_or(('x' || q.bloom)::bit(4096)),
+        '[' || string_agg(json_build_array(q.id, q.server_time, q.seq, q.sender, q.em, q.texts::json)::text, ',' ORDER BY q.seq) || ']'
+      FROM q GROUP BY q.conv_key, (q.seq - 1) / 16 ORDER BY 1, 3
+      ${SEARCH_MERGE})
+    SELECT q.i, q.id, q.seq, q.server_time, rp.server_time AS read_time, rp.seq AS read_seq, rp.id AS read_id
+    FROM q LEFT JOIN read_points rp ON rp.conv_key = q.conv_key AND rp.user_id = q.reader`),
   /** The read points of (conversation $1, user $2) pairs, i 1-based. */
   readPointsOf: statement('read_points_pairs', `SELECT x.i, r.server_time, r.seq, r.id FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(k, u, i)
     CROSS JOIN LATERAL (SELECT rp.server_time, rp.seq, rp.id FROM read_points rp WHERE rp.conv_key = x.k AND rp.user_id = x.u) r`),
@@ -221,7 +270,7 @@ const importKey = (m: NewMessage): string => JSON.stringify([m.conv.key, m.sende
 /** A stored message as a later read returns it (its content through JSON). */
 const asRead = (m: StoredMessage): StoredMessage => ({ ...m, content: JSON.parse(JSON.stringify(m.content)) as StoredMessage['content'] })
 
-const stored = (m: NewMessage, id: number, seq: number, serverTime: number): StoredMessage => ({
+const storedMessage = (m: NewMessage, id: number, seq: number, serverTime: number): StoredMessage => ({
   id, convKey: m.conv.key, seq, sender: m.sender, owner: m.owner, serverTime, clientTime: m.clientTime, rand: m.rand,
   status: m.status, origin: m.origin, revoker: null, deleted: false, content: m.content,
 })
@@ -273,9 +322,34 @@ async function insertOneWith (db: Queryable, only: NewMessage, reader: string | 
     c2c.map(c => c.user), c2c.map(c => c.peer), c2c.map(c => c.sent),
     g?.user ?? null, g?.sent ?? 0, g?.unhide === true ? only.serverTime : 0, g?.unhide ?? false, ...searchParams(only), reader])
   return {
-    stored: [stored(only, row!.id, row!.seq, row!.server_time)],
+    stored: [storedMessage(only, row!.id, row!.seq, row!.server_time)],
     readPoint: row!.read_time === null ? undefined : { serverTime: row!.read_time, seq: row!.read_seq, id: row!.read_id },
   }
+}
+
+/**
+ * Shared messages that are not imports (a group of sends), in one statement on the pool,
+ * with each reader's read point; undefined when any message is of another kind.
+ */
+function insertSharedWith (pool: Queryable, messages: NewMessage[], readers: ReadonlyArray<string | undefined>):
+  Promise<{ stored: StoredMessage[], points: Array<HistoryPosition | undefined> }> | undefined {
+  if (!messages.every(m => m.owner === null && m.origin !== Origin.Imported)) return undefined
+  const search = messages.map(searchParams)
+  const refs = messages.flatMap((m, i) => m.refs.map(ref => [i + 1, bytes(ref)] as const))
+  return retrying(async () => {
+    const { rows } = await run<{ i: number, id: number, seq: number, server_time: number, read_time: number | null, read_seq: number, read_id: number }>(pool, sql.insertShared, [
+      messages.map(m => m.conv.key), messages.map(m => m.sender), messages.map(m => m.serverTime), messages.map(m => m.clientTime),
+      messages.map(m => m.rand), messages.map(m => m.status), messages.map(m => m.origin), messages.map(m => m.elemMask),
+      messages.map(m => contentJson(m.content)), messages.map(m => m.conv.users?.[0] ?? null), messages.map(m => m.conv.users?.[1] ?? null),
+      messages.map(m => m.event), search.map(x => x[0]), search.map(x => x[1]), refs.map(r => r[0]), refs.map(r => r[1]), readers.map(r => r ?? null)])
+    const stored: StoredMessage[] = new Array(messages.length)
+    const points: Array<HistoryPosition | undefined> = messages.map(() => undefined)
+    for (const row of rows) {
+      stored[row.i - 1] = storedMessage(messages[row.i - 1]!, row.id, row.seq, row.server_time)
+      if (row.read_time !== null) points[row.i - 1] = { serverTime: row.read_time, seq: row.read_seq, id: row.read_id }
+    }
+    return { stored, points }
+  })
 }
 
 /** Read points of (conversation, user) pairs, in their order, on `db`. */
@@ -338,7 +412,7 @@ export async function insertWith (db: Queryable, messages: NewMessage[], events:
   if (created.length > 0) {
     const { rows } = await run<{ id: number }>(db, sql.nextIds, [created.length])
     const ids = rows.map(r => r.id).sort((a, b) => a - b)
-    const news = created.map(({ at, seq, serverTime }, i) => stored(messages[at]!, ids[i]!, seq, serverTime))
+    const news = created.map(({ at, seq, serverTime }, i) => storedMessage(messages[at]!, ids[i]!, seq, serverTime))
     created.forEach(({ at }, i) => { out[at] = news[i] })
     await run(db, sql.insertMany, [
       news.map(m => m.id), news.map(m => m.convKey), news.map(m => m.seq), news.map(m => m.sender),
@@ -393,6 +467,7 @@ export function pgMessages (pool: pg.Pool, poolSize: number, events: PgEventAppe
   }
   // Half the pool for groups of writes: reads keep connections of their own.
   const grouped = groupCommit(pool, alone, {
+    statement: (messages, readers) => insertSharedWith(pool, messages, readers),
     insert: (client, messages) => insertWith(client, messages, events),
     readPoints: readPointsWith,
   }, { maxInFlight: Math.max(1, Math.floor(poolSize / 2)) })

@@ -15,7 +15,7 @@ export const bloomHex = (bloom: Buffer): string => bloom.toString('hex')
 const fromHex = (hex: string) => `('x' || ${hex})::bit(4096)`
 
 /** A block's new entries and filter merged into what it holds (one row per block per statement). */
-const MERGE = `ON CONFLICT (conv_key, owner, block) DO UPDATE SET bloom = b.bloom | excluded.bloom,
+export const SEARCH_MERGE = `ON CONFLICT (conv_key, owner, block) DO UPDATE SET bloom = b.bloom | excluded.bloom,
   entries = left(b.entries, -1) || ',' || substr(excluded.entries, 2)`
 
 /**
@@ -31,7 +31,7 @@ export const INSERT_ONE_CTES = `sv AS (
       SELECT $1::text, coalesce($4::text, ''), CASE WHEN $4::text IS NULL THEN (m.seq - 1) / 16 ELSE ((SELECT n FROM sv) - 1) / 16 END,
         ${fromHex('$24::text')}, '[' || json_build_array(m.id, m.server_time, m.seq, $3::text, $10::integer, $25::json)::text || ']'
       FROM m
-      ${MERGE})`
+      ${SEARCH_MERGE})`
 
 const sql = {
   countSaved: statement('search_count_saved', `INSERT INTO search_saved AS s (owner, conv_key, n)
@@ -39,7 +39,7 @@ const sql = {
     ON CONFLICT (owner, conv_key) DO UPDATE SET n = s.n + excluded.n RETURNING owner, conv_key, n`),
   merge: statement('search_merge', `INSERT INTO search_blocks AS b (conv_key, owner, block, bloom, entries)
     SELECT k, o, n, ${fromHex('h')}, e FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) AS v(k, o, n, h, e)
-    ${MERGE}`),
+    ${SEARCH_MERGE}`),
   messageOf: statement('search_message_of', 'SELECT owner, seq FROM messages WHERE conv_key = $1 AND id = $2'),
   blockFor: statement('search_block_for', 'SELECT block, entries FROM search_blocks WHERE conv_key = $1 AND owner = $2 AND block = $3 FOR UPDATE'),
   blocksFor: statement('search_blocks_for', 'SELECT block, entries FROM search_blocks WHERE conv_key = $1 AND owner = $2 ORDER BY block FOR UPDATE'),

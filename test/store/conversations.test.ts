@@ -55,7 +55,7 @@ t.test('when the list is read in pages, then pinned come first, then the most re
 interface Op { kind: string, conv: number, user: number, msg: number, ahead: number, flag: boolean, tick: number }
 
 const KINDS = ['send', 'send', 'send', 'send', 'batch', 'import', 'save', 'revoke', 'delete', 'clear', 'read', 'read', 'readNewest',
-  'join', 'kick', 'tips', 'remove', 'pin', 'markAll'] as const
+  'join', 'kick', 'tips', 'remove', 'pin', 'markAll', 'burst'] as const
 
 const opArb = fc.record({
   kind: fc.constantFrom(...KINDS),
@@ -175,6 +175,17 @@ async function run (s: Store, ops: Op[], tag: string): Promise<void> {
       case 'send':
         if (member !== undefined) model.stored(await s.messages.insert([draft(conv, member, 'x', { serverTime: clock })]))
         break
+      case 'burst': {
+        // Sends at once, each a write of its own (on PostgreSQL they share one statement),
+        // some with a time before the conversation's last one.
+        const sends = [0, 1, 2, 3, 4, 5, 6].flatMap(i => {
+          const cv = convs[(op.conv + i) % convs.length]!
+          const ps = model.participants(cv)
+          return ps.length === 0 ? [] : [draft(cv, ps[(op.user + i) % ps.length]!, `burst${i}`, { serverTime: clock - (i % 3 === 0 ? op.msg % 5 : 0) })]
+        })
+        for (const written of await Promise.all(sends.map(d => s.messages.insert([d])))) model.stored(written)
+        break
+      }
       case 'batch':
         model.stored(await s.messages.insert([draft(c2c(a, b), a, 'b1', { serverTime: clock }), draft(c2c(a, c), a, 'b2', { serverTime: clock }),
           ...(op.flag ? [draft(g, a, 'b3', { serverTime: clock })] : [])].filter(m => m.conv.users !== undefined || model.members.has(a))))
