@@ -18,7 +18,9 @@ export type Insert = (messages: NewMessage[], reader?: string) => Promise<Writte
  * reader at its first message); else `insert` and `readPoints` run in one transaction.
  */
 export interface Together {
-  statement (messages: NewMessage[], readers: ReadonlyArray<string | undefined>): Promise<{ stored: StoredMessage[], points: Array<HistoryPosition | undefined> }> | undefined
+  /** Whether `statement` takes these messages (then a write of any size joins a group). */
+  accepts (messages: readonly NewMessage[]): boolean
+  statement (messages: NewMessage[], readers: ReadonlyArray<string | undefined>): Promise<{ stored: StoredMessage[], points: Array<HistoryPosition | undefined> }>
   insert (client: pg.PoolClient, messages: NewMessage[]): Promise<StoredMessage[]>
   readPoints (client: pg.PoolClient, asked: ReadonlyArray<{ convKey: string, userId: string }>): Promise<Array<HistoryPosition | undefined>>
 }
@@ -26,7 +28,7 @@ export interface Together {
 export interface GroupCommitOptions {
   /** Groups in flight at once (each holds one pooled connection). */
   maxInFlight: number
-  /** Writes of more messages than this run alone: an import must not hold up a send. */
+  /** Writes of more messages than this run alone, unless `statement` takes them: an import must not hold up a send. */
   maxJobMessages?: number
 }
 
@@ -48,13 +50,19 @@ export function groupCommit (pool: pg.Pool, alone: Insert, together: Together, o
 
   const settleAlone = (job: Job) => alone(job.messages, job.reader).then(job.resolve, job.reject)
 
+  /** Jobs that `statement` accepts go in one statement, the others in one transaction. */
   const runGroup = async (jobs: Job[]): Promise<void> => {
-    if (jobs.length === 1) return settleAlone(jobs[0]!)
+    const inOne = jobs.filter(j => together.accepts(j.messages))
+    await Promise.all([runPart(inOne, true), runPart(jobs.filter(j => !inOne.includes(j)), false)])
+  }
+
+  const runPart = async (jobs: Job[], inOne: boolean): Promise<void> => {
+    if (jobs.length <= 1) return jobs.length === 1 ? settleAlone(jobs[0]!) : undefined
     const messages = jobs.flatMap(j => j.messages)
     const readers = jobs.flatMap(j => j.messages.map((_, i) => i === 0 ? j.reader : undefined))
     let written: { stored: StoredMessage[], points: Array<HistoryPosition | undefined> }
     try {
-      written = await (together.statement(messages, readers) ?? transaction(pool, async client => {
+      written = await (inOne ? together.statement(messages, readers) : transaction(pool, async client => {
         const stored = await together.insert(client, messages)
         const asked = readers.flatMap((userId, at) => userId === undefined ? [] : [{ convKey: messages[at]!.conv.key, userId, at }])
         const points: Array<HistoryPosition | undefined> = messages.map(() => undefined)
@@ -84,7 +92,7 @@ export function groupCommit (pool: pg.Pool, alone: Insert, together: Together, o
   }
 
   return (messages, reader) => {
-    if (messages.length > maxJobMessages) return alone(messages, reader)
+    if (messages.length > maxJobMessages && !together.accepts(messages)) return alone(messages, reader)
     return new Promise<Written>((resolve, reject) => {
       queue.push({ messages, reader, resolve, reject })
       // The writes of this turn of the event loop go together when a group can start.

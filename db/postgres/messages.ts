@@ -327,13 +327,15 @@ async function insertOneWith (db: Queryable, only: NewMessage, reader: string | 
   }
 }
 
+/** What insert_shared takes: shared messages that are not imports (sends, batches, server tips). */
+const sharedSends = (messages: readonly NewMessage[]): boolean => messages.every(m => m.owner === null && m.origin !== Origin.Imported)
+
 /**
- * Shared messages that are not imports (a group of sends), in one statement on the pool,
- * with each reader's read point; undefined when any message is of another kind.
+ * Shared messages that are not imports (sharedSends: a group of sends, a batch), in one
+ * statement on the pool, all or nothing, with each reader's read point.
  */
 function insertSharedWith (pool: Queryable, messages: NewMessage[], readers: ReadonlyArray<string | undefined>):
-  Promise<{ stored: StoredMessage[], points: Array<HistoryPosition | undefined> }> | undefined {
-  if (!messages.every(m => m.owner === null && m.origin !== Origin.Imported)) return undefined
+  Promise<{ stored: StoredMessage[], points: Array<HistoryPosition | undefined> }> {
   const search = messages.map(searchParams)
   const refs = messages.flatMap((m, i) => m.refs.map(ref => [i + 1, bytes(ref)] as const))
   return retrying(async () => {
@@ -459,6 +461,11 @@ export function pgMessages (pool: pg.Pool, poolSize: number, events: PgEventAppe
   const alone = async (messages: NewMessage[], reader?: string): Promise<Written> => {
     const only = messages[0]
     if (messages.length === 1 && only!.origin !== Origin.Imported) return retrying(() => insertOneWith(pool, only!, reader ?? null))
+    if (sharedSends(messages)) {
+      // A batch: one statement, all or nothing, its conversations locked only while it runs.
+      const { stored, points } = await insertSharedWith(pool, messages, messages.map((_, i) => i === 0 ? reader : undefined))
+      return { stored, readPoint: points[0] }
+    }
     return transaction(pool, async client => {
       const stored = await insertWith(client, messages, events)
       const [readPoint] = reader === undefined || only === undefined ? [] : await readPointsWith(client, [{ convKey: only.conv.key, userId: reader }])
@@ -467,6 +474,7 @@ export function pgMessages (pool: pg.Pool, poolSize: number, events: PgEventAppe
   }
   // Half the pool for groups of writes: reads keep connections of their own.
   const grouped = groupCommit(pool, alone, {
+    accepts: sharedSends,
     statement: (messages, readers) => insertSharedWith(pool, messages, readers),
     insert: (client, messages) => insertWith(client, messages, events),
     readPoints: readPointsWith,

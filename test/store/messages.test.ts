@@ -173,9 +173,9 @@ t.test('when messages are inserted with a reader, then each write also answers t
     if (i % 2 === 0) await s.messages.markRead(c2c('a', p).key, p, positionOf(first!), false)
   }
   const expected = await Promise.all(peers.map(p => s.messages.readPoint(c2c('a', p).key, p)))
-  // Concurrent writes (grouped where the store groups them), one of two messages, one import.
+  // Concurrent writes (grouped where the store groups them), one of two messages, two imports.
   const written = await Promise.all(peers.map((p, i) => s.messages.insertReading(
-    i === 3 ? [draft(c2c('a', p), 'a', 'x'), draft(c2c('a', p), 'a', 'y')] : [draft(c2c('a', p), 'a', 'x', i === 5 ? { origin: Origin.Imported } : {})], p)))
+    i === 3 ? [draft(c2c('a', p), 'a', 'x'), draft(c2c('a', p), 'a', 'y')] : [draft(c2c('a', p), 'a', 'x', i === 5 || i === 7 ? { origin: Origin.Imported } : {})], p)))
   t.same(written.map(w => w.readPoint), expected, 'each its own reader\'s, undefined where it has none')
   t.same(written.map(w => w.stored.length), peers.map((_, i) => i === 3 ? 2 : 1))
   t.same(written.map(w => w.stored[0]!.seq), peers.map(() => 2), 'stored as insert stores them')
