@@ -177,6 +177,12 @@ const sql = {
       (id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content, tally)
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
       $8::bigint[], $9::integer[], $10::integer[], $11::integer[], $12::text[], $13::bigint[])`),
+  /** insert_many, skipping an import already stored (its rows are then fewer than given). */
+  insertManyNew: statement('insert_many_new', `INSERT INTO messages
+      (id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content, tally)
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
+      $8::bigint[], $9::integer[], $10::integer[], $11::integer[], $12::text[], $13::bigint[])
+    ON CONFLICT (conv_key, sender, server_time, rand) WHERE origin = ${Origin.Imported} DO NOTHING`),
   insertRefs: statement('insert_refs', `INSERT INTO message_refs (conv_key, ref, message_id)
     SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[]) ON CONFLICT DO NOTHING`),
 
@@ -369,71 +375,86 @@ export async function insertWith (db: Queryable, messages: NewMessage[], events:
   const convs = [...new Map(messages.map(m => [m.conv.key, m.conv])).values()]
   const { rows: locked } = await run<{ conv_key: string, last_seq: number, last_time: number, tally: number }>(db, sql.lockConversations, [
     convs.map(c => c.key), convs.map(c => c.users?.[0] ?? null), convs.map(c => c.users?.[1] ?? null)])
-  const before = new Map(locked.map(r => [r.conv_key, r.last_seq]))
-  const lastSeq = new Map(before)
-  const lastTime = new Map(locked.map(r => [r.conv_key, r.last_time]))
-  const tally = new Map(locked.map(r => [r.conv_key, r.tally]))
-  const activeTime = new Map(locked.map(r => [r.conv_key, 0]))
-
-  const out: Array<StoredMessage | undefined> = messages.map(() => undefined)
   const imports = messages.flatMap((m, at) => m.origin === Origin.Imported ? [{ m, at }] : [])
   if (imports.length > 0) {
-    const { rows } = await run<Row & { i: number }>(db, sql.findImported, [
-      imports.map(x => x.m.conv.key), imports.map(x => x.m.sender), imports.map(x => x.m.serverTime), imports.map(x => x.m.rand)])
-    for (const row of rows) out[imports[row.i - 1]!.at] = toMessage(row)
+    // Imports are rarely there already: first as if none were (no lookup of 1000 keys
+    // first), the unique index skipping any that is; should one be skipped, all again
+    // with the lookup, from before the try.
+    await db.query('SAVEPOINT new_imports')
+    const fresh = await attempt(true)
+    if (fresh !== undefined) return fresh
+    await db.query('ROLLBACK TO SAVEPOINT new_imports')
   }
+  return (await attempt(false))!
 
-  const created: Array<{ at: number, seq: number, serverTime: number, tally: number }> = []
-  const twins: Array<{ at: number, of: number }> = []
-  const firstImport = new Map<string, number>()
-  messages.forEach((m, at) => {
-    if (out[at] !== undefined) return
-    if (m.origin === Origin.Imported) {
-      // The same import twice in one call: the second is the first as stored.
-      const first = firstImport.get(importKey(m))
-      if (first !== undefined) return twins.push({ at, of: first })
-      firstImport.set(importKey(m), at)
+  /** The write, given the conversations as locked; `hopeful`: with no lookup of stored imports (undefined if one was stored). */
+  async function attempt (hopeful: boolean): Promise<StoredMessage[] | undefined> {
+    const before = new Map(locked.map(r => [r.conv_key, r.last_seq]))
+    const lastSeq = new Map(before)
+    const lastTime = new Map(locked.map(r => [r.conv_key, r.last_time]))
+    const tally = new Map(locked.map(r => [r.conv_key, r.tally]))
+    const activeTime = new Map(locked.map(r => [r.conv_key, 0]))
+
+    const out: Array<StoredMessage | undefined> = messages.map(() => undefined)
+    if (imports.length > 0 && !hopeful) {
+      const { rows } = await run<Row & { i: number }>(db, sql.findImported, [
+        imports.map(x => x.m.conv.key), imports.map(x => x.m.sender), imports.map(x => x.m.serverTime), imports.map(x => x.m.rand)])
+      for (const row of rows) out[imports[row.i - 1]!.at] = toMessage(row)
     }
-    let seq = 0
-    let serverTime = m.serverTime
-    let counted = 0
-    if (m.owner === null) {
-      seq = lastSeq.get(m.conv.key)! + 1
-      lastSeq.set(m.conv.key, seq)
-      if (m.origin !== Origin.Imported) {
-        // A sent message's time never goes below the last sent one's: (time, seq) keeps commit order.
-        serverTime = Math.max(serverTime, lastTime.get(m.conv.key)!)
-        lastTime.set(m.conv.key, serverTime)
+
+    const created: Array<{ at: number, seq: number, serverTime: number, tally: number }> = []
+    const twins: Array<{ at: number, of: number }> = []
+    const firstImport = new Map<string, number>()
+    messages.forEach((m, at) => {
+      if (out[at] !== undefined) return
+      if (m.origin === Origin.Imported) {
+        // The same import twice in one call: the second is the first as stored.
+        const first = firstImport.get(importKey(m))
+        if (first !== undefined) return twins.push({ at, of: first })
+        firstImport.set(importKey(m), at)
       }
-      counted = tally.get(m.conv.key)! + (m.origin === Origin.Sent ? 1 : 0)
-      tally.set(m.conv.key, counted)
-      activeTime.set(m.conv.key, Math.max(activeTime.get(m.conv.key)!, serverTime))
+      let seq = 0
+      let serverTime = m.serverTime
+      let counted = 0
+      if (m.owner === null) {
+        seq = lastSeq.get(m.conv.key)! + 1
+        lastSeq.set(m.conv.key, seq)
+        if (m.origin !== Origin.Imported) {
+          // A sent message's time never goes below the last sent one's: (time, seq) keeps commit order.
+          serverTime = Math.max(serverTime, lastTime.get(m.conv.key)!)
+          lastTime.set(m.conv.key, serverTime)
+        }
+        counted = tally.get(m.conv.key)! + (m.origin === Origin.Sent ? 1 : 0)
+        tally.set(m.conv.key, counted)
+        activeTime.set(m.conv.key, Math.max(activeTime.get(m.conv.key)!, serverTime))
+      }
+      created.push({ at, seq, serverTime, tally: counted })
+    })
+    if (created.length > 0) {
+      const { rows } = await run<{ id: number }>(db, sql.nextIds, [created.length])
+      const ids = rows.map(r => r.id).sort((a, b) => a - b)
+      const news = created.map(({ at, seq, serverTime }, i) => storedMessage(messages[at]!, ids[i]!, seq, serverTime))
+      created.forEach(({ at }, i) => { out[at] = news[i] })
+      const { rowCount } = await run(db, hopeful ? sql.insertManyNew : sql.insertMany, [
+        news.map(m => m.id), news.map(m => m.convKey), news.map(m => m.seq), news.map(m => m.sender),
+        news.map(m => m.owner), news.map(m => m.serverTime), news.map(m => m.clientTime), news.map(m => m.rand),
+        news.map(m => m.status), news.map(m => m.origin), news.map((_, i) => messages[created[i]!.at]!.elemMask),
+        news.map(m => contentJson(m.content)), created.map(c => c.tally)])
+      if (rowCount !== news.length) return undefined
+      const refs = created.flatMap(({ at }, i) => messages[at]!.refs.map(ref => [news[i]!.convKey, bytes(ref), news[i]!.id] as const))
+      if (refs.length > 0) await run(db, sql.insertRefs, [refs.map(r => r[0]), refs.map(r => r[1]), refs.map(r => r[2])])
+      await indexWith(db, news.map((m, i) => ({ m: { ...m, elemMask: messages[created[i]!.at]!.elemMask }, owner: m.owner })))
+      await events.messages(db, news.filter((_, i) => messages[created[i]!.at]!.event).map(m => ({ convKey: m.convKey, messageId: m.id, at: m.serverTime })))
+      const advanced = convs.map(c => c.key).filter(k => lastSeq.get(k) !== before.get(k))
+      if (advanced.length > 0) {
+        await run(db, sql.setLastSeqs, [advanced, advanced.map(k => lastSeq.get(k)!), advanced.map(k => lastTime.get(k)!),
+          advanced.map(k => tally.get(k)!), advanced.map(k => activeTime.get(k)!)])
+      }
+      await writeRows(db, created.flatMap(({ at, serverTime }) => rowChanges(messages[at]!, serverTime)))
     }
-    created.push({ at, seq, serverTime, tally: counted })
-  })
-  if (created.length > 0) {
-    const { rows } = await run<{ id: number }>(db, sql.nextIds, [created.length])
-    const ids = rows.map(r => r.id).sort((a, b) => a - b)
-    const news = created.map(({ at, seq, serverTime }, i) => storedMessage(messages[at]!, ids[i]!, seq, serverTime))
-    created.forEach(({ at }, i) => { out[at] = news[i] })
-    await run(db, sql.insertMany, [
-      news.map(m => m.id), news.map(m => m.convKey), news.map(m => m.seq), news.map(m => m.sender),
-      news.map(m => m.owner), news.map(m => m.serverTime), news.map(m => m.clientTime), news.map(m => m.rand),
-      news.map(m => m.status), news.map(m => m.origin), news.map((_, i) => messages[created[i]!.at]!.elemMask),
-      news.map(m => contentJson(m.content)), created.map(c => c.tally)])
-    const refs = created.flatMap(({ at }, i) => messages[at]!.refs.map(ref => [news[i]!.convKey, bytes(ref), news[i]!.id] as const))
-    if (refs.length > 0) await run(db, sql.insertRefs, [refs.map(r => r[0]), refs.map(r => r[1]), refs.map(r => r[2])])
-    await indexWith(db, news.map((m, i) => ({ m: { ...m, elemMask: messages[created[i]!.at]!.elemMask }, owner: m.owner })))
-    await events.messages(db, news.filter((_, i) => messages[created[i]!.at]!.event).map(m => ({ convKey: m.convKey, messageId: m.id, at: m.serverTime })))
-    const advanced = convs.map(c => c.key).filter(k => lastSeq.get(k) !== before.get(k))
-    if (advanced.length > 0) {
-      await run(db, sql.setLastSeqs, [advanced, advanced.map(k => lastSeq.get(k)!), advanced.map(k => lastTime.get(k)!),
-        advanced.map(k => tally.get(k)!), advanced.map(k => activeTime.get(k)!)])
-    }
-    await writeRows(db, created.flatMap(({ at, serverTime }) => rowChanges(messages[at]!, serverTime)))
+    for (const { at, of } of twins) out[at] = asRead(out[of]!)
+    return out as StoredMessage[]
   }
-  for (const { at, of } of twins) out[at] = asRead(out[of]!)
-  return out as StoredMessage[]
 }
 
 /**

@@ -66,6 +66,17 @@ t.test('when the same import comes again, in one call or another, then it is the
   t.equal(sent!.seq, 3, 'nor does a twin last in its call')
 })
 
+t.test('when the same import arrives twice at once, then both answer the one stored copy', async t => {
+  const s = await openStore(t)
+  const ab = c2c('a', 'b')
+  const dump = Array.from({ length: 12 }, (_, i) => draft(ab, 'b', `m${i}`, { serverTime: 1000 + i, rand: i, origin: Origin.Imported, status: 5 }))
+  // Twelve messages: each write alone, in a transaction of its own, racing on the same rows.
+  const [x, y] = await Promise.all([s.messages.insert(dump.map(m => ({ ...m }))), s.messages.insert(dump.map(m => ({ ...m })))])
+  t.same(y!.map(m => m.id), x!.map(m => m.id))
+  const page = await s.messages.history({ convKey: ab.key, viewer: 'a', forward: true, limit: 100 })
+  t.same(page.map(m => m.seq), Array.from({ length: 12 }, (_, i) => i + 1), 'stored once, gapless')
+})
+
 t.test('when one message of an insert cannot be stored, then none is', async t => {
   const s = await openStore(t)
   const ab = c2c('a', 'b')
