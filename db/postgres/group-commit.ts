@@ -1,6 +1,4 @@
-import type pg from 'pg'
 import type { HistoryPosition, NewMessage, StoredMessage, Written } from '../store.js'
-import { transaction } from './pool.js'
 
 interface Job {
   messages: NewMessage[]
@@ -12,30 +10,31 @@ interface Job {
 
 export type Insert = (messages: NewMessage[], reader?: string) => Promise<Written>
 
+/** What a group's write gives: its messages as stored, and per message the read point its job asked for. */
+export interface GroupWritten { stored: StoredMessage[], points: Array<HistoryPosition | undefined> }
+
 /**
- * A group's write. `statement`, when it can take these messages, stores them in one
- * statement of its own and reads each reader's point (readers: per message, the job's
- * reader at its first message); else `insert` and `readPoints` run in one transaction.
+ * How a group is written (db/postgres/messages.ts): `write` stores the messages of several
+ * writes all or nothing, with each reader's read point (readers: per message, the job's
+ * reader at its first message); those that `accepts` go in one statement of their own.
  */
-export interface Together {
-  /** Whether `statement` takes these messages (then a write of any size joins a group). */
+export interface GroupWriter {
+  /** Whether these messages go in one statement (then a write of any size joins a group). */
   accepts (messages: readonly NewMessage[]): boolean
-  statement (messages: NewMessage[], readers: ReadonlyArray<string | undefined>): Promise<{ stored: StoredMessage[], points: Array<HistoryPosition | undefined> }>
-  insert (client: pg.PoolClient, messages: NewMessage[]): Promise<StoredMessage[]>
-  readPoints (client: pg.PoolClient, asked: ReadonlyArray<{ convKey: string, userId: string }>): Promise<Array<HistoryPosition | undefined>>
+  write (messages: NewMessage[], readers: ReadonlyArray<string | undefined>): Promise<GroupWritten>
 }
 
 export interface GroupCommitOptions {
   /** Groups in flight at once (each holds one pooled connection). */
   maxInFlight: number
-  /** Writes of more messages than this run alone, unless `statement` takes them: an import must not hold up a send. */
+  /** Writes of more messages than this run alone, unless they go in one statement: an import must not hold up a send. */
   maxJobMessages?: number
 }
 
 /**
  * Group commit on PostgreSQL. A small write that finds a connection free runs at once, on
  * its own (`alone`: one round trip for a plain send). Writes that arrive while
- * `maxInFlight` groups are in flight wait, and go together as one transaction (`together`)
+ * `maxInFlight` groups are in flight wait, and go together (`together.write`)
  * when one ends: under load, N sends pay for one statement (or one BEGIN…COMMIT of a few)
  * instead of N commits, and one read of the read points they asked for instead of N. Every
  * promise settles after its COMMIT. When a shared transaction fails, each of its writes
@@ -43,32 +42,25 @@ export interface GroupCommitOptions {
  * times stay those of one transaction: the conversations' rows are locked in key order
  * inside it (db/postgres/messages.ts).
  */
-export function groupCommit (pool: pg.Pool, alone: Insert, together: Together, options: GroupCommitOptions): Insert {
+export function groupCommit (alone: Insert, together: GroupWriter, options: GroupCommitOptions): Insert {
   const maxJobMessages = options.maxJobMessages ?? 8
   let queue: Job[] = []
   let inFlight = 0
 
   const settleAlone = (job: Job) => alone(job.messages, job.reader).then(job.resolve, job.reject)
 
-  /** Jobs that `statement` accepts go in one statement, the others in one transaction. */
+  /** Jobs that go in one statement are written apart from the others (one transaction). */
   const runGroup = async (jobs: Job[]): Promise<void> => {
     const inOne = jobs.filter(j => together.accepts(j.messages))
-    await Promise.all([runPart(inOne, true), runPart(jobs.filter(j => !inOne.includes(j)), false)])
+    await Promise.all([runPart(inOne), runPart(jobs.filter(j => !inOne.includes(j)))])
   }
 
-  const runPart = async (jobs: Job[], inOne: boolean): Promise<void> => {
+  const runPart = async (jobs: Job[]): Promise<void> => {
     if (jobs.length <= 1) return jobs.length === 1 ? settleAlone(jobs[0]!) : undefined
     const messages = jobs.flatMap(j => j.messages)
-    const readers = jobs.flatMap(j => j.messages.map((_, i) => i === 0 ? j.reader : undefined))
-    let written: { stored: StoredMessage[], points: Array<HistoryPosition | undefined> }
+    let written: GroupWritten
     try {
-      written = await (inOne ? together.statement(messages, readers) : transaction(pool, async client => {
-        const stored = await together.insert(client, messages)
-        const asked = readers.flatMap((userId, at) => userId === undefined ? [] : [{ convKey: messages[at]!.conv.key, userId, at }])
-        const points: Array<HistoryPosition | undefined> = messages.map(() => undefined)
-        if (asked.length > 0) (await together.readPoints(client, asked)).forEach((p, i) => { points[asked[i]!.at] = p })
-        return { stored, points }
-      }))
+      written = await together.write(messages, jobs.flatMap(j => j.messages.map((_, i) => i === 0 ? j.reader : undefined)))
     } catch {
       await Promise.all(jobs.map(settleAlone))
       return

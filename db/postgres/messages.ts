@@ -2,7 +2,7 @@ import type pg from 'pg'
 import { EventType, historyBounds, Origin, type HistoryPosition, type MessageStore, type NewMessage, type StoredMessage, type Written } from '../store.js'
 import { contentJson, rowToMessage as toMessage, type MessageRow as Row } from '../rows.js'
 import { retrying, run, statement, transaction, type Queryable } from './pool.js'
-import { groupCommit } from './group-commit.js'
+import { groupCommit, type GroupWritten } from './group-commit.js'
 import type { PgEventAppender } from './events.js'
 import { bloomHex, indexWith, INSERT_ONE_CTES, SEARCH_MERGE, unindexWith } from './search.js'
 import { addToBloom, BLOOM_BYTES, searchTexts } from '../search-index.js'
@@ -340,8 +340,7 @@ const sharedSends = (messages: readonly NewMessage[]): boolean => messages.every
  * Shared messages that are not imports (sharedSends: a group of sends, a batch), in one
  * statement on the pool, all or nothing, with each reader's read point.
  */
-function insertSharedWith (pool: Queryable, messages: NewMessage[], readers: ReadonlyArray<string | undefined>):
-  Promise<{ stored: StoredMessage[], points: Array<HistoryPosition | undefined> }> {
+function insertSharedWith (pool: Queryable, messages: NewMessage[], readers: ReadonlyArray<string | undefined>): Promise<GroupWritten> {
   const search = messages.map(searchParams)
   const refs = messages.flatMap((m, i) => m.refs.map(ref => [i + 1, bytes(ref)] as const))
   return retrying(async () => {
@@ -360,12 +359,14 @@ function insertSharedWith (pool: Queryable, messages: NewMessage[], readers: Rea
   })
 }
 
-/** Read points of (conversation, user) pairs, in their order, on `db`. */
-async function readPointsWith (db: Queryable, asked: ReadonlyArray<{ convKey: string, userId: string }>): Promise<Array<HistoryPosition | undefined>> {
+/** Per message, the read point of its reader (readers: per message, undefined for none) in its conversation, on `db`. */
+async function readPointsWith (db: Queryable, messages: readonly NewMessage[], readers: ReadonlyArray<string | undefined>): Promise<Array<HistoryPosition | undefined>> {
+  const points: Array<HistoryPosition | undefined> = messages.map(() => undefined)
+  const asked = readers.flatMap((userId, at) => userId === undefined ? [] : [{ convKey: messages[at]!.conv.key, userId, at }])
+  if (asked.length === 0) return points
   const { rows } = await run<{ i: number, server_time: number, seq: number, id: number }>(db, sql.readPointsOf, [asked.map(a => a.convKey), asked.map(a => a.userId)])
-  const out: Array<HistoryPosition | undefined> = asked.map(() => undefined)
-  for (const r of rows) out[r.i - 1] = { serverTime: r.server_time, seq: r.seq, id: r.id }
-  return out
+  for (const r of rows) points[asked[r.i - 1]!.at] = { serverTime: r.server_time, seq: r.seq, id: r.id }
+  return points
 }
 
 export async function insertWith (db: Queryable, messages: NewMessage[], events: PgEventAppender): Promise<StoredMessage[]> {
@@ -479,27 +480,27 @@ export function pgMessages (pool: pg.Pool, poolSize: number, events: PgEventAppe
     const { rows: [row] } = await run<Row>(pool, stmt, values)
     return row === undefined ? undefined : toMessage(row)
   }
-  const alone = async (messages: NewMessage[], reader?: string): Promise<Written> => {
-    const only = messages[0]
-    if (messages.length === 1 && only!.origin !== Origin.Imported) return retrying(() => insertOneWith(pool, only!, reader ?? null))
-    if (sharedSends(messages)) {
-      // A batch: one statement, all or nothing, its conversations locked only while it runs.
-      const { stored, points } = await insertSharedWith(pool, messages, messages.map((_, i) => i === 0 ? reader : undefined))
-      return { stored, readPoint: points[0] }
-    }
+  /**
+   * Messages of one or more writes, all or nothing, with each reader's read point (per
+   * message): sends and batches in one statement (their conversations locked only while it
+   * runs), anything else in a transaction.
+   */
+  const together = async (messages: NewMessage[], readers: ReadonlyArray<string | undefined>): Promise<GroupWritten> => {
+    if (sharedSends(messages)) return insertSharedWith(pool, messages, readers)
     return transaction(pool, async client => {
       const stored = await insertWith(client, messages, events)
-      const [readPoint] = reader === undefined || only === undefined ? [] : await readPointsWith(client, [{ convKey: only.conv.key, userId: reader }])
-      return { stored, readPoint }
+      return { stored, points: await readPointsWith(client, messages, readers) }
     })
   }
+  const alone = async (messages: NewMessage[], reader?: string): Promise<Written> => {
+    const only = messages[0]
+    if (only === undefined) return { stored: [], readPoint: undefined }
+    if (messages.length === 1 && only.origin !== Origin.Imported) return retrying(() => insertOneWith(pool, only, reader ?? null))
+    const { stored, points } = await together(messages, messages.map((_, i) => i === 0 ? reader : undefined))
+    return { stored, readPoint: points[0] }
+  }
   // Half the pool for groups of writes: reads keep connections of their own.
-  const grouped = groupCommit(pool, alone, {
-    accepts: sharedSends,
-    statement: (messages, readers) => insertSharedWith(pool, messages, readers),
-    insert: (client, messages) => insertWith(client, messages, events),
-    readPoints: readPointsWith,
-  }, { maxInFlight: Math.max(1, Math.floor(poolSize / 2)) })
+  const grouped = groupCommit(alone, { accepts: sharedSends, write: together }, { maxInFlight: Math.max(1, Math.floor(poolSize / 2)) })
   const write = async (messages: NewMessage[], reader?: string): Promise<Written> => {
     const written = await grouped(messages, reader)
     if (messages.some(m => m.event)) events.committed()
