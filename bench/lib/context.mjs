@@ -72,8 +72,8 @@ export async function createContext (suite, knobs) {
       fds.push(fd)
       return fd
     },
-    /** Node's options for a server process: --cpu-prof into the temp dir under BENCH_CPU_PROF=1. */
-    nodeArgs: (name) => knobs.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'cpu-prof', name)}`] : [],
+    /** Node's options for a server process: BENCH_NODE_ARGS, and --cpu-prof into the temp dir under BENCH_CPU_PROF=1. */
+    nodeArgs: (name) => [...knobs.nodeArgs, ...(knobs.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'cpu-prof', name)}`] : [])],
 
     /**
      * The gateway as `npm start` runs it, on a free port; the suite's store settings
