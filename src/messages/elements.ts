@@ -28,14 +28,17 @@ export const MEDIA_REFS_BY_TYPE: Readonly<Record<number, readonly string[]>> = O
 /** The element types whose bytes come by reference. */
 export const MEDIA_TYPES: readonly number[] = Object.keys(MEDIA_SLOTS).map(Number)
 
+const NO_REFS: readonly string[] = Object.freeze([])
+
 /** Every distinct non-empty id/url value of a message's media elements: what the store finds it by. */
-export function mediaRefsOf (content: MessageContent): string[] {
-  const refs = new Set<string>()
+export function mediaRefsOf (content: MessageContent): readonly string[] {
+  // Most messages have none: no Set and no array for each of them.
+  let refs: Set<string> | undefined
   for (const elem of content.message_elem_array) {
-    for (const key of MEDIA_REFS_BY_TYPE[elem.elem_type as number] ?? []) {
+    for (const key of MEDIA_REFS_BY_TYPE[elem.elem_type as number] ?? NO_REFS) {
       const v = elem[key]
-      if (typeof v === 'string' && v !== '') refs.add(v)
+      if (typeof v === 'string' && v !== '') (refs ??= new Set()).add(v)
     }
   }
-  return [...refs]
+  return refs === undefined ? NO_REFS : [...refs]
 }

@@ -69,7 +69,13 @@ export interface LocatorIn {
 export interface Access extends Conversation { roles?: Map<string, GroupRole> }
 
 /** How one viewer sees messages of one conversation: its read point and the peer's. */
-interface Lens { viewer: string, read?: HistoryPosition, peerRead?: HistoryPosition }
+interface Lens {
+  viewer: string
+  read?: HistoryPosition
+  peerRead?: HistoryPosition
+  /** The conversation ids of one conversation as the viewer names it: made once for the many messages of a page or an import. */
+  ids?: { key: string, convId: string, convType: ConvType }
+}
 
 const unixNow = () => Math.floor(Date.now() / 1000)
 /**
@@ -213,16 +219,18 @@ export class MessageService {
   async import (who: Identity, conversationId: string, msgs: TimedMessageIn[]): Promise<MessageOut[]> {
     const conv = await this.access(who, conversationId, msgs.map(m => m.message_sender))
     const keyJson = JSON.stringify(conv.key)
+    const callerJson = JSON.stringify(who.actAs)
+    const now = this.#now()
     // Up to 1000 messages of 12 KB: in slices, the contents serialized ahead of the write.
     const drafts = await mapInSlices(msgs, (msg, i) => {
       const where = `[${i}].`
       const sender = this.#sender(who, conv, msg.message_sender, where)
       const checked = toContent(msg, where)
-      const serverTime = this.#notFuture(msg.message_server_time ?? msg.message_client_time ?? this.#now(),
-        where, msg.message_server_time === undefined ? 'message_client_time' : 'message_server_time')
+      const serverTime = this.#notFuture(msg.message_server_time ?? msg.message_client_time ?? now,
+        where, msg.message_server_time === undefined ? 'message_client_time' : 'message_server_time', now)
       // Without a client rand, the rand is derived from the message itself (the hash of
       // JSON [key, sender, time, content]), so that re-importing the same message finds it again.
-      const rand = msg.message_rand ?? hash('sha256', `[${keyJson},${JSON.stringify(sender)},${serverTime},${contentJson(checked.content)}]`, 'buffer').readUInt32BE(0)
+      const rand = msg.message_rand ?? hash('sha256', `[${keyJson},${sender === who.actAs ? callerJson : JSON.stringify(sender)},${serverTime},${contentJson(checked.content)}]`, 'buffer').readUInt32BE(0)
       return this.#draft(conv, sender, msg, Origin.Imported, where, checked, { serverTime, rand })
     })
     for (const [i, msg] of msgs.entries()) {
@@ -387,8 +395,8 @@ export class MessageService {
    * A given time may not lie ahead of the clock (beyond a little skew): a message from
    * the future would sit on top of every page and count as read with the newest.
    */
-  #notFuture (time: number, where: string, key: string): number {
-    if (time > this.#now() + MAX_CLOCK_SKEW_S) throw Errors.invalidParameter(`${where}${key} is in the future (more than ${MAX_CLOCK_SKEW_S} s ahead of the server)`)
+  #notFuture (time: number, where: string, key: string, now = this.#now()): number {
+    if (time > now + MAX_CLOCK_SKEW_S) throw Errors.invalidParameter(`${where}${key} is in the future (more than ${MAX_CLOCK_SKEW_S} s ahead of the server)`)
     return time
   }
 
@@ -462,13 +470,13 @@ export class MessageService {
       needs.read ? this.#messages.readPoint(conv.key, viewer) : undefined,
       needs.peer ? this.#messages.readPoint(conv.key, conv.target) : undefined,
     ])
-    const lens: Lens = { viewer, ...(read !== undefined && { read }), ...(peerRead !== undefined && { peerRead }) }
+    const lens: Lens = { viewer, ...(read !== undefined && { read }), ...(peerRead !== undefined && { peerRead }), ids: { key: conv.key, ...convIdFor(conv.key, viewer) } }
     return mapInSlices(messages, m => this.#view(m, lens))
   }
 
   /** A stored message as the lens's viewer sees it. */
   #view (m: StoredMessage, lens: Lens): MessageOut {
-    const { convId, convType } = convIdFor(m.convKey, lens.viewer)
+    const { convId, convType } = lens.ids !== undefined && lens.ids.key === m.convKey ? lens.ids : convIdFor(m.convKey, lens.viewer)
     const fromSelf = m.sender === lens.viewer
     // One literal of a fixed shape, then the client's stored keys: spreading the content
     // first made every view a slow, dictionary-mode object.
