@@ -8,8 +8,15 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
  */
 export interface Slices { next (): Promise<void> | undefined }
 
-/** The work of one slice: a few milliseconds keeps every other request's wait short. */
-export const SLICE_MS = 4
+/**
+ * The work of one slice. Short, because a turn of the event loop accepts ONE new
+ * connection (libuv 1.45+, Node 20: no accept() in a loop): while heavy requests run, the
+ * loop's turns are their slices, and new connections wait in the kernel's queue one turn
+ * each. At 4 ms, a hog reconnecting after every 429 kept ~37 connections queued, and a new
+ * client waited ~200 ms to be accepted (light p99 305 ms with 48 hog connections); at 1 ms
+ * the queue drains (p99 45 ms). A setImmediate per slice costs a few microseconds.
+ */
+export const SLICE_MS = 1
 
 export function slices (budgetMs = SLICE_MS): Slices {
   let since = performance.now()
