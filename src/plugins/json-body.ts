@@ -37,7 +37,7 @@ const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0
 /**
  * A top-level JSON array, element by element: its bytes are scanned for the commas and the
  * bracket at depth 1 (ASCII bytes never occur inside a UTF-8 sequence), and each element is
- * decoded and parsed on its own, the work given back to the event loop every few ms.
+ * decoded and parsed on its own, the work given back to the event loop every SLICE_MS (src/slices.ts).
  * Anything unusual (not an array, an empty element, trailing bytes) is parsed whole, so
  * that a malformed body gets exactly the error it always got.
  */
