@@ -305,13 +305,6 @@ async function writeRows (db: Queryable, changes: RowChange[]): Promise<void> {
 }
 
 /**
- * Stores messages on `db` (the pool for one plain message, else a transaction's client).
- * Each conversation's row in `conversations` is locked before anything is read or
- * allocated, in one order for all writers, so seqs come 1, 2, 3 … in commit order across
- * replicas, ids grow in that order too (what "delete all" relies on), and imports see
- * every import committed before them.
- */
-/**
  * One message that is not an import, in one statement (the seq's row lock is held until it
  * commits), and `reader`'s read point in its conversation as that statement saw it.
  */
@@ -369,6 +362,13 @@ async function readPointsWith (db: Queryable, messages: readonly NewMessage[], r
   return points
 }
 
+/**
+ * Stores messages on `db` (the pool for one plain message, else a transaction's client).
+ * Each conversation's row in `conversations` is locked before anything is read or
+ * allocated, in one order for all writers, so seqs come 1, 2, 3 … in commit order across
+ * replicas, ids grow in that order too (what "delete all" relies on), and imports see
+ * every import committed before them.
+ */
 export async function insertWith (db: Queryable, messages: NewMessage[], events: PgEventAppender): Promise<StoredMessage[]> {
   const only = messages[0]
   if (only === undefined) return []
