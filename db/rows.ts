@@ -37,15 +37,24 @@ export function rowToMessage (row: MessageRow): StoredMessage {
   }
 }
 
-const serialized = new WeakMap<StoredMessage['content'], string>()
+/**
+ * Where a content object keeps the JSON text it is stored as, once made: on the object
+ * itself (contents are never changed once made), not in a WeakMap, whose set, get and
+ * ephemeron upkeep in the collector cost more than the text itself on an import of 1000.
+ * A symbol property, not enumerable: JSON.stringify, for…in, Object.keys, spreads and
+ * deep comparisons do not see it (a spread copy of a content, changed, carries no stale text).
+ */
+const TEXT = Symbol('contentJson')
+type Texted = StoredMessage['content'] & { [TEXT]?: string }
 
 /**
  * Records `text` as the JSON of `content`, for a caller that made it from parts it had
- * serialized anyway: it must be exactly what JSON.stringify(content) answers (a derived
- * import rand hashes it).
+ * serialized anyway (or read it so from a row): it must be exactly what
+ * JSON.stringify(content) answers (a derived import rand hashes it).
  */
-export function knownContentJson (content: StoredMessage['content'], text: string): void {
-  serialized.set(content, text)
+export function knownContentJson (content: StoredMessage['content'], text: string): string {
+  Object.defineProperty(content, TEXT, { value: text })
+  return text
 }
 
 /**
@@ -54,13 +63,11 @@ export function knownContentJson (content: StoredMessage['content'], text: strin
  * serialized ahead, in slices, before the write that stores them.
  */
 export function contentJson (content: StoredMessage['content']): string {
-  let text = serialized.get(content)
-  if (text === undefined) {
-    text = JSON.stringify(content)
-    serialized.set(content, text)
-  }
-  return text
+  return (content as Texted)[TEXT] ?? knownContentJson(content, JSON.stringify(content))
 }
+
+/** The JSON text `content` is known by (made or read), if any: a view serializes its content from it. */
+export const knownJsonOf = (content: StoredMessage['content']): string | undefined => (content as Texted)[TEXT]
 
 /** An event row as both adapters select it (joined with its conversation's participants). */
 export interface EventRow {

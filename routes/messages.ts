@@ -4,6 +4,7 @@ import {
   AnchorMessage, ConversationParams, DeleteParam, GetMsgListParam, GetMsgListQuery, MessageIn, MessageOut, MsgLocator, TimedMessageIn,
 } from '../src/messages/schemas.js'
 import { Errors } from '../src/errors.js'
+import { messageJson } from '../src/messages/service.js'
 import { errors, example, EXAMPLE_MSG_ID, exampleText, sendJsonArray } from './responses.js'
 
 const tags = ['messages']
@@ -147,7 +148,7 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
         [{ ...exampleText('an older message'), message_server_time: 1767225600, message_rand: 1 }]),
       response: { 200: MessageList('the stored Messages, in request order'), ...errors(400, 401, 403, 404, 409, 413, 415) },
     },
-  }, async (request, reply) => sendJsonArray(reply, await app.messages.import(request.identity, request.params.conversationID, request.body)))
+  }, async (request, reply) => sendJsonArray(reply, await app.messages.import(request.identity, request.params.conversationID, request.body), messageJson))
 
   app.post('/conversations/:conversationID/messages/save', {
     config: { idempotent: true },

@@ -44,10 +44,10 @@ export const downloadLimited = {
 /**
  * Answers a large array (an import's 1000 Messages, a batch's 500 results) serialized in
  * slices, not in one piece: each item is a view the service built key by key, so plain
- * JSON says exactly what the route's response schema does.
+ * JSON (or `serialize`, that answers the same) says exactly what the route's response schema does.
  */
-export async function sendJsonArray (reply: FastifyReply, items: readonly unknown[]): Promise<FastifyReply> {
-  const body = await jsonArrayInSlices(items)
+export async function sendJsonArray<T> (reply: FastifyReply, items: readonly T[], serialize?: (item: T) => string): Promise<FastifyReply> {
+  const body = await jsonArrayInSlices(items, serialize)
   return reply.type('application/json; charset=utf-8').header('content-length', body.length).send(body)
 }
 
