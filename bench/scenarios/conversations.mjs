@@ -49,13 +49,22 @@ const scenario = {
 
     const list = (user) => ({ method: 'GET', headers: { authorization: `Bearer ${ctx.sign(user)}` }, items: [{ path: '/conversations?count=20' }] })
     const connections = ctx.knobs.connections
-    const runs = {
-      large: await ctx.measure('conversations-large', gateway, list(SENDER), { connections }),
-      small: await ctx.measure('conversations-small', gateway, list(SMALL), { connections }),
-      history: await ctx.measure('conversations-history', gateway, { method: 'GET', items: [{ path: `/conversations/c2c_${large[0]}/messages?count=20` }] }, { connections }),
-      c2c: await ctx.measure('conversations-c2c', gateway, sendPlan(PEERS), { connections }),
-      group: await ctx.measure('conversations-group', gateway, { method: 'POST', items: [{ path: '/conversations/group_big/messages', body: SEND_BODY }] }, { connections }),
+    // The pages' ratios compare runs made one after the other on a shared machine: with
+    // BENCH_ROUNDS > 1 the three pages take turns (in reverse every other round), medians count.
+    const pages = [
+      ['large', 'conversations-large', list(SENDER)],
+      ['small', 'conversations-small', list(SMALL)],
+      ['history', 'conversations-history', { method: 'GET', items: [{ path: `/conversations/c2c_${large[0]}/messages?count=20` }] }],
+    ]
+    const runs = { large: [], small: [], history: [] }
+    const rounds = ctx.knobs.rounds
+    for (let round = 1; round <= rounds; round++) {
+      for (const [key, label, plan] of round % 2 === 1 ? pages : [...pages].reverse()) {
+        runs[key].push(await ctx.measure(label, gateway, plan, { connections, ...(rounds > 1 && { round }) }))
+      }
     }
+    runs.c2c = await ctx.measure('conversations-c2c', gateway, sendPlan(PEERS), { connections })
+    runs.group = await ctx.measure('conversations-group', gateway, { method: 'POST', items: [{ path: '/conversations/group_big/messages', body: SEND_BODY }] }, { connections })
     const [l, s, h, c, g] = ['large', 'small', 'history', 'c2c', 'group'].map(k => medianRun([runs[k]].flat()))
     const perPage = (x) => 1 / x.rps
     const vsSmall = perPage(l) / perPage(s)
