@@ -1,7 +1,9 @@
+import { finished } from 'node:stream/promises'
 import type pg from 'pg'
+import { from as copyFrom } from 'pg-copy-streams'
 import { EventType, historyBounds, Origin, type HistoryPosition, type MessageStore, type NewMessage, type StoredMessage, type Written } from '../store.js'
 import { contentJson, rowToMessage as toMessage, type MessageRow as Row } from '../rows.js'
-import { retrying, run, statement, transaction, type Queryable } from './pool.js'
+import { retrying, run, statement, transaction, translated, type Queryable } from './pool.js'
 import { groupCommit, type GroupWritten } from './group-commit.js'
 import type { PgEventAppender } from './events.js'
 import { bloomHex, indexWith, INSERT_ONE_CTES, SEARCH_MERGE, unindexWith } from './search.js'
@@ -177,12 +179,6 @@ const sql = {
       (id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content, tally)
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
       $8::bigint[], $9::integer[], $10::integer[], $11::integer[], $12::text[], $13::bigint[])`),
-  /** insert_many, skipping an import already stored (its rows are then fewer than given). */
-  insertManyNew: statement('insert_many_new', `INSERT INTO messages
-      (id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content, tally)
-    SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
-      $8::bigint[], $9::integer[], $10::integer[], $11::integer[], $12::text[], $13::bigint[])
-    ON CONFLICT (conv_key, sender, server_time, rand) WHERE origin = ${Origin.Imported} DO NOTHING`),
   insertRefs: statement('insert_refs', `INSERT INTO message_refs (conv_key, ref, message_id)
     SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[]) ON CONFLICT DO NOTHING`),
 
@@ -268,6 +264,36 @@ function searchParams (m: NewMessage): [string, string] {
   const bloom = Buffer.alloc(BLOOM_BYTES)
   addToBloom(bloom, texts)
   return [bloomHex(bloom), JSON.stringify(texts)]
+}
+
+/** COPY's text format: a value's backslashes, newlines, carriage returns and tabs escaped (JSON text has only backslashes). */
+const COPY_ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' }
+const copyText = (s: string): string => s.replace(/[\\\n\r\t]/g, c => COPY_ESCAPES[c]!)
+
+const COPY_MESSAGES = 'COPY messages (id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content, tally) FROM STDIN'
+
+/**
+ * New messages by COPY, in the running transaction: an import of 1000 took the server
+ * 11 ms this way against 19 ms as INSERT … SELECT FROM unnest of 13 arrays (and 10 ms for
+ * the naive 6-column INSERT), and its text needs no array literals escaped here. No ON
+ * CONFLICT: false when the messages_import index refuses one as imported before (the
+ * transaction is then aborted, to be rolled back to before this).
+ */
+async function copyMessages (client: pg.ClientBase, news: readonly StoredMessage[], elemMasks: readonly number[], tallies: readonly number[]): Promise<boolean> {
+  let text = ''
+  news.forEach((m, i) => {
+    text += `${m.id}\t${copyText(m.convKey)}\t${m.seq}\t${copyText(m.sender)}\t${m.owner === null ? '\\N' : copyText(m.owner)}\t${m.serverTime}\t` +
+      `${m.clientTime}\t${m.rand}\t${m.status}\t${m.origin}\t${elemMasks[i]}\t${copyText(contentJson(m.content))}\t${tallies[i]}\n`
+  })
+  const stream = client.query(copyFrom(COPY_MESSAGES))
+  stream.end(text)
+  try {
+    await finished(stream)
+    return true
+  } catch (err) {
+    if ((err as { code?: string }).code === '23505' && (err as { constraint?: string }).constraint === 'messages_import') return false
+    throw translated(err)
+  }
 }
 
 /** sender, time and rand of an import, within its conversation. */
@@ -369,7 +395,7 @@ async function readPointsWith (db: Queryable, messages: readonly NewMessage[], r
  * replicas, ids grow in that order too (what "delete all" relies on), and imports see
  * every import committed before them.
  */
-export async function insertWith (db: Queryable, messages: NewMessage[], events: PgEventAppender): Promise<StoredMessage[]> {
+export async function insertWith (db: pg.ClientBase, messages: NewMessage[], events: PgEventAppender): Promise<StoredMessage[]> {
   const only = messages[0]
   if (only === undefined) return []
   if (messages.length === 1 && only.origin !== Origin.Imported) return (await insertOneWith(db, only, null)).stored
@@ -379,7 +405,7 @@ export async function insertWith (db: Queryable, messages: NewMessage[], events:
   const imports = messages.flatMap((m, at) => m.origin === Origin.Imported ? [{ m, at }] : [])
   if (imports.length > 0) {
     // Imports are rarely there already: first as if none were (no lookup of 1000 keys
-    // first), the unique index skipping any that is; should one be skipped, all again
+    // first), by COPY, which the unique index fails should one be there; then all again
     // with the lookup, from before the try.
     await db.query('SAVEPOINT new_imports')
     const fresh = await attempt(true)
@@ -388,7 +414,7 @@ export async function insertWith (db: Queryable, messages: NewMessage[], events:
   }
   return (await attempt(false))!
 
-  /** The write, given the conversations as locked; `hopeful`: with no lookup of stored imports (undefined if one was stored). */
+  /** The write, given the conversations as locked; `hopeful`: with no lookup of stored imports, by COPY (undefined if one was stored). */
   async function attempt (hopeful: boolean): Promise<StoredMessage[] | undefined> {
     const before = new Map(locked.map(r => [r.conv_key, r.last_seq]))
     const lastSeq = new Map(before)
@@ -436,15 +462,18 @@ export async function insertWith (db: Queryable, messages: NewMessage[], events:
       const ids = rows.map(r => r.id).sort((a, b) => a - b)
       const news = created.map(({ at, seq, serverTime }, i) => storedMessage(messages[at]!, ids[i]!, seq, serverTime))
       created.forEach(({ at }, i) => { out[at] = news[i] })
-      const { rowCount } = await run(db, hopeful ? sql.insertManyNew : sql.insertMany, [
-        news.map(m => m.id), news.map(m => m.convKey), news.map(m => m.seq), news.map(m => m.sender),
-        news.map(m => m.owner), news.map(m => m.serverTime), news.map(m => m.clientTime), news.map(m => m.rand),
-        news.map(m => m.status), news.map(m => m.origin), news.map((_, i) => messages[created[i]!.at]!.elemMask),
-        news.map(m => contentJson(m.content)), created.map(c => c.tally)])
-      if (rowCount !== news.length) return undefined
+      const elemMasks = created.map(({ at }) => messages[at]!.elemMask)
+      if (hopeful) {
+        if (!await copyMessages(db, news, elemMasks, created.map(c => c.tally))) return undefined
+      } else {
+        await run(db, sql.insertMany, [
+          news.map(m => m.id), news.map(m => m.convKey), news.map(m => m.seq), news.map(m => m.sender),
+          news.map(m => m.owner), news.map(m => m.serverTime), news.map(m => m.clientTime), news.map(m => m.rand),
+          news.map(m => m.status), news.map(m => m.origin), elemMasks, news.map(m => contentJson(m.content)), created.map(c => c.tally)])
+      }
       const refs = created.flatMap(({ at }, i) => messages[at]!.refs.map(ref => [news[i]!.convKey, bytes(ref), news[i]!.id] as const))
       if (refs.length > 0) await run(db, sql.insertRefs, [refs.map(r => r[0]), refs.map(r => r[1]), refs.map(r => r[2])])
-      await indexWith(db, news.map((m, i) => ({ m: { ...m, elemMask: messages[created[i]!.at]!.elemMask }, owner: m.owner })))
+      await indexWith(db, news.map((m, i) => ({ m: { ...m, elemMask: elemMasks[i]! }, owner: m.owner })))
       await events.messages(db, news.filter((_, i) => messages[created[i]!.at]!.event).map(m => ({ convKey: m.convKey, messageId: m.id, at: m.serverTime })))
       const advanced = convs.map(c => c.key).filter(k => lastSeq.get(k) !== before.get(k))
       if (advanced.length > 0) {
