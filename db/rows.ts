@@ -33,8 +33,15 @@ export function rowToMessage (row: MessageRow): StoredMessage {
     origin: row.origin as Origin,
     revoker: row.revoker,
     deleted: row.deleted === true || row.deleted === 1,
-    content: JSON.parse(row.content) as StoredMessage['content'],
+    content: knownContent(row.content),
   }
+}
+
+/** A stored content, parsed, keeping the text it was read from (what a view is written from). */
+const knownContent = (text: string): StoredMessage['content'] => {
+  const content = JSON.parse(text) as StoredMessage['content']
+  knownContentJson(content, text)
+  return content
 }
 
 /**

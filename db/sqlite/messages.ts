@@ -106,6 +106,16 @@ export function sqliteMessages (db: Database, write: Write, seqs: Seqs, events: 
        ORDER BY r.message_id DESC LIMIT 1)`)
 
   const one = (row: Row | undefined) => row === undefined ? undefined : toMessage(row)
+  // The event hub's reads of a page (a statement per message or conversation), each in one
+  // read transaction: outside one every statement takes and drops the WAL read lock.
+  const readPointsOf = db.transaction((convKeys: readonly string[]) =>
+    [...new Set(convKeys)].flatMap(convKey => readPoints.all(convKey).map(r => ({
+      convKey, userId: r.user_id, at: { serverTime: r.server_time, seq: r.seq, id: r.id },
+    }))))
+  const sharedOf = db.transaction((refs: ReadonlyArray<{ convKey: string, id: number }>) => refs.flatMap(r => {
+    const row = shared.get(r.id, r.convKey)
+    return row === undefined ? [] : [toMessage(row)]
+  }))
 
   /**
    * The users' rows a message changes: a shared C2C message both users' (listed again, their
@@ -242,15 +252,10 @@ export function sqliteMessages (db: Database, write: Write, seqs: Seqs, events: 
       return readPointOf(convKey, userId)
     },
     async readPoints (convKeys) {
-      return [...new Set(convKeys)].flatMap(convKey => readPoints.all(convKey).map(r => ({
-        convKey, userId: r.user_id, at: { serverTime: r.server_time, seq: r.seq, id: r.id },
-      })))
+      return readPointsOf(convKeys)
     },
     async sharedMany (refs) {
-      return refs.flatMap(r => {
-        const row = shared.get(r.id, r.convKey)
-        return row === undefined ? [] : [toMessage(row)]
-      })
+      return sharedOf(refs)
     },
     async deleteFor (convKey, userId, messageId) {
       await write(() => deleteFor.run(convKey, userId, messageId))

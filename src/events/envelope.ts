@@ -1,6 +1,7 @@
 import { EventType, type HistoryPosition, type LoggedEvent, type MessageStore, type StoredMessage } from '../../db/store.js'
 import { formatMsgId } from '../messages/ids.js'
 import type { MessageOut } from '../messages/schemas.js'
+import { messageJson } from '../messages/service.js'
 
 /** event_type of each event a client receives (CONTRACT §8). */
 export const EVENT_TYPE_NAMES: Readonly<Record<number, string>> = {
@@ -86,11 +87,11 @@ export type ViewOf = (m: StoredMessage, viewer: string, readPoints: ReadonlyMap<
 export type ViewCache = Map<string, string>
 
 const viewJson = (v: MessageOut, cache: ViewCache | undefined): string => {
-  if (cache === undefined) return JSON.stringify(v)
+  if (cache === undefined) return messageJson(v)
   const key = `${v.message_conv_id}\n${v.message_is_from_self}${v.message_is_read}${v.message_is_peer_read}`
   let json = cache.get(key)
   if (json === undefined) {
-    json = JSON.stringify(v)
+    json = messageJson(v)
     cache.set(key, json)
   }
   return json
@@ -122,5 +123,5 @@ export function appEnvelope (e: LoggedEvent, ctx: PageContext, view: ViewOf): st
   if (type === undefined || m === undefined) return undefined
   const user = appViewer(e, m)
   if (e.type === EventType.ReadReceipt) return envelope(e.pos, type, e.at, user, receiptOf(e.actor ?? '', m))
-  return envelopeOf(e.pos, type, e.at, user, JSON.stringify(view(m, user, ctx.readPoints.get(e.convKey) ?? NO_POINTS)))
+  return envelopeOf(e.pos, type, e.at, user, messageJson(view(m, user, ctx.readPoints.get(e.convKey) ?? NO_POINTS)))
 }
