@@ -184,6 +184,13 @@ export class EventHub {
     }
   }
 
+  /** Whether a user stream here receives `e` (a group's: a member as of the page's start). */
+  #heard (e: LoggedEvent): boolean {
+    const users = e.users ?? this.#members.get(e.convKey) ?? []
+    for (const user of users) if (this.#byUser.has(user)) return true
+    return false
+  }
+
   /** Recipients of each event, rendered and written; group members kept up to date on the way. */
   async #deliver (page: readonly LoggedEvent[]): Promise<void> {
     const last = page.at(-1)!.pos
@@ -198,8 +205,12 @@ export class EventHub {
     const groups = [...new Set(page.filter(e => e.users === null).map(e => e.convKey))].filter(k => !this.#members.has(k))
     const loaded = await Promise.all(groups.map(k => this.#events.membersAt(k, this.#head)))
     groups.forEach((k, i) => this.#members.set(k, new Set(loaded[i])))
-    const ctx = await this.#context(page)
-    for (const e of page) {
+    // Messages and read points only for the events some stream here receives.
+    // (A group whose members change within the page counts as heard: its members are known as of the page's start.)
+    const changing = new Set(page.filter(e => e.type === EventType.Membership).map(e => e.convKey))
+    const heard = this.#app.size > 0 ? page : page.filter(e => changing.has(e.convKey) || this.#heard(e))
+    const ctx = await this.#context(heard)
+    for (const e of heard) {
       if (e.type === EventType.Membership) {
         const members = this.#members.get(e.convKey)!
         if (e.role === null) members.delete(e.actor ?? '')

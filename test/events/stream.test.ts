@@ -139,6 +139,28 @@ t.test('when a group changes, then its members hear it while they are members, t
   t.equal(m1.events.length, 4)
 })
 
+t.test('when a user joins a group while messages pour in and no app stream is open, then it hears live exactly what a replay gives it', async t => {
+  // The hub reads messages only for the events some stream here hears; a group whose members
+  // change within one page of the log must count as heard (its members are known as of the
+  // page's start). Joins and sends in one request burst share commits, hence pages.
+  const g = await build(t)
+  const url = await listen(g)
+  await g.call('owner', 'POST', '/groups', { group_id: 'g2', group_member_array: ['m1'] })
+  const live = stream(t, url, g.as('late'))
+  const other = stream(t, url, g.as('bystander'))
+  await Promise.all([live.opened, other.opened])
+  const sends = (n: number) => Array.from({ length: n }, (_, i) => g.call('owner', 'POST', '/conversations/group_g2/messages', text(`m${i}`)))
+  await Promise.all([...sends(5), g.call('owner', 'PUT', '/groups/g2/members/late'), ...sends(5)])
+  await Promise.all([g.call('owner', 'POST', '/conversations/group_g2/messages', text('after')), g.call('owner', 'POST', '/conversations/c2c_bystander/messages', text('to the bystander'))])
+  await other.wait(1)
+  const replay = stream(t, url, g.as('late'), '0')
+  await replay.wait(2)
+  await sleep(300)
+  t.ok(live.events.length >= 2, 'the tip and the messages after it')
+  t.same(live.events.map(e => [e.id, e.type]), replay.events.map(e => [e.id, e.type]), 'live and replayed: the same events')
+  t.same(other.events.map(e => e.type), ['message'], 'a stream of no member hears none of the group')
+})
+
 t.test('when an online message is sent, then only the streams connected now get it, with the last id they have, and it is never replayed', async t => {
   const g = await build(t)
   const url = await listen(g)
