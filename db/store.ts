@@ -162,8 +162,12 @@ export interface ConversationEntry extends ConversationPosition {
  * is the user's own (pin, delete, read all).
  */
 export interface ConversationStore {
-  /** The user's listed conversations in list order, strictly after `after` (from the top without). */
-  list (userId: string, after: ConversationPosition | undefined, limit: number): Promise<ConversationEntry[]>
+  /**
+   * Up to `limit` of the user's listed conversations in list order, strictly after `after`
+   * (from the top without), and whether more follow them (known without computing the next
+   * one's details).
+   */
+  list (userId: string, after: ConversationPosition | undefined, limit: number): Promise<{ entries: ConversationEntry[], more: boolean }>
   /** One conversation as the user sees it, listed or not; without a row (no message yet, not a member): nothing pinned, nothing unread. */
   get (userId: string, conv: ConvRef): Promise<ConversationEntry>
   /** The sum of the user's unread counts. */

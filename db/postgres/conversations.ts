@@ -136,8 +136,9 @@ export function pgConversations (pool: pg.Pool, committed: () => void, now: () =
   return {
     async list (user, after, limit) {
       const at = after === undefined ? [2, Number.MAX_SAFE_INTEGER, ''] : [after.pinned ? 1 : 0, after.activeTime, after.convKey]
-      const { rows } = await run<EntryRow>(pool, sql.page, [user, ...at, limit])
-      return rows.map(toEntry)
+      // One row more than asked says whether more follow (its details are computed too: one statement).
+      const { rows } = await run<EntryRow>(pool, sql.page, [user, ...at, limit + 1])
+      return { entries: rows.slice(0, limit).map(toEntry), more: rows.length > limit }
     },
     async get (user, conv) {
       const peer = conv.users === undefined ? null : conv.users[0] === user ? conv.users[1] : conv.users[0]

@@ -145,9 +145,10 @@ export function sqliteConversations (db: Database, write: Write, seqs: Seqs, mes
   // A page reads with 2 + 20 statements, the total with one per conversation: in one read
   // transaction, not one each. Each statement outside a transaction takes and drops the
   // WAL read lock (fcntl, fstat): half of the time of a page of 20 went there.
+  // One row more than asked says whether more follow, without its details.
   const page = db.transaction((user: string, at: typeof TOP, limit: number) => {
-    const rows = [...c2cPage.all({ user, ...at, limit }), ...groupPage.all({ user, ...at, limit })].sort(byListOrder).slice(0, limit)
-    return rows.map(r => entry(user, r))
+    const rows = [...c2cPage.all({ user, ...at, limit: limit + 1 }), ...groupPage.all({ user, ...at, limit: limit + 1 })].sort(byListOrder)
+    return { entries: rows.slice(0, limit).map(r => entry(user, r)), more: rows.length > limit }
   })
   const total = db.transaction((user: string) => all.all(user).reduce((sum, r) => sum + unread(user, r), 0))
 

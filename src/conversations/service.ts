@@ -30,13 +30,11 @@ export class ConversationService {
     const viewer = who.actAs
     const after = cursor === undefined ? undefined : this.#cursors.decode(viewer, cursor)
     if (cursor !== undefined && after === undefined) throw Errors.invalidParameter('cursor is not a next_cursor the gateway gave this user')
-    // One more than asked: whether a next page exists without asking again.
-    const entries = await this.#store.list(viewer, after, count + 1)
-    const page = entries.slice(0, count)
-    const last = page.at(-1)
+    const { entries, more } = await this.#store.list(viewer, after, count)
+    const last = entries.at(-1)
     return {
-      conversations: page.map(e => this.#info(viewer, e)),
-      next_cursor: entries.length > count && last !== undefined ? this.#cursors.encode(viewer, last) : null,
+      conversations: entries.map(e => this.#info(viewer, e)),
+      next_cursor: more && last !== undefined ? this.#cursors.encode(viewer, last) : null,
     }
   }
 

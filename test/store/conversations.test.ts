@@ -21,7 +21,7 @@ t.test('when a C2C thread has messages, then each user\'s row counts the others\
   t.equal(await s.conversations.totalUnread('b'), 1)
   const none = await s.conversations.get('x', c2c('x', 'y'))
   t.match(none, { peer: 'y', unread: 0, activeTime: 0, last: undefined, pinned: false }, 'no row: nothing')
-  t.same(await s.conversations.list('x', undefined, 10), [], 'and not listed')
+  t.same(await s.conversations.list('x', undefined, 10), { entries: [], more: false }, 'and not listed')
 })
 
 t.test('when the list is read in pages, then pinned come first, then the most recently active, and each page starts after the last', async t => {
@@ -32,17 +32,20 @@ t.test('when the list is read in pages, then pinned come first, then the most re
     tips(g, 'o', 2_000_000_002))
   t.equal(await s.conversations.setPinned('me', c2c('me', 'q'), true), true)
   const keys = (es: Array<{ convKey: string }>) => es.map(e => e.convKey)
-  const all = await s.conversations.list('me', undefined, 10)
+  const { entries: all, more: beyondAll } = await s.conversations.list('me', undefined, 10)
   t.same(keys(all), [c2c('me', 'q').key, c2c('me', 's').key, c2c('me', 'r').key, g.key, c2c('me', 'p').key])
+  t.equal(beyondAll, false, 'nothing after the last')
   const first = await s.conversations.list('me', undefined, 2)
-  const rest = await s.conversations.list('me', first.at(-1), 10)
-  t.same(keys([...first, ...rest]), keys(all))
+  t.equal(first.more, true, 'more after a full page')
+  const rest = await s.conversations.list('me', first.entries.at(-1), 3)
+  t.same(keys([...first.entries, ...rest.entries]), keys(all))
+  t.equal(rest.more, false, 'a page that ends with the last: no more')
   t.equal(await s.conversations.setPinned('me', g, true), true)
-  t.same(keys(await s.conversations.list('me', undefined, 2)), [g.key, c2c('me', 'q').key], 'pinned, the most recently active first')
+  t.same(keys((await s.conversations.list('me', undefined, 2)).entries), [g.key, c2c('me', 'q').key], 'pinned, the most recently active first')
   t.equal(await s.conversations.setPinned('nobody', g, true), false, 'not a member')
   t.equal(await s.conversations.remove('nobody', g), false)
   t.equal(await s.conversations.remove('me', g), true)
-  t.notOk(keys(await s.conversations.list('me', undefined, 10)).includes(g.key))
+  t.notOk(keys((await s.conversations.list('me', undefined, 10)).entries).includes(g.key))
   t.equal((await s.conversations.get('me', g)).pinned, false, 'deleting unpins')
 })
 
@@ -309,10 +312,10 @@ async function run (s: Store, ops: Op[], tag: string): Promise<void> {
     const walked = []
     let after
     for (let i = 0; i < 10; i++) {
-      const pageOf = await s.conversations.list(u, after, 2)
+      const { entries: pageOf, more } = await s.conversations.list(u, after, 2)
       walked.push(...pageOf)
       after = pageOf.at(-1)
-      if (pageOf.length < 2) break
+      if (!more) break
     }
     const want = convs.filter(cv => model.has(u, cv) && model.listed.has(Model.id(u, cv))).map(cv => cv.key).sort()
     const got = walked.map(e => e.convKey)
