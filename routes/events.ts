@@ -45,6 +45,9 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     // The head goes as soon as the stream's starting point is fixed, with a comment as the first bytes.
     const head = () => {
       reply.hijack()
+      // Not chunked: the body ends with the connection (as a stream does), and each frame is
+      // one socket write instead of four (size, CRLF, frame, CRLF) with their bookkeeping.
+      reply.raw.useChunkedEncodingByDefault = false
       reply.raw.writeHead(200, {
         ...SECURITY_HEADERS,
         'content-type': 'text/event-stream; charset=utf-8',
