@@ -113,7 +113,11 @@ async function main () {
     }
     await suite.finish?.(ctx)
     logs = knobs.logTo === 'file' ? await summarizeLogs(ctx.logFiles) : undefined
-    if (knobs.cpuProf) profiles = summarizeProfiles(join(ctx.dir, 'cpu-prof'), ctx.answered, log)
+    if (knobs.cpuProf) {
+      // The servers a scenario started itself (events, webhooks, conversations) are still up.
+      await ctx.stopChildren()
+      profiles = summarizeProfiles(join(ctx.dir, 'cpu-prof'), ctx.answered, log)
+    }
   } finally {
     await ctx.cleanup()
   }

@@ -57,8 +57,10 @@ export async function createContext (suite, knobs) {
     onCleanup (fn) {
       cleanups.unshift(fn)
     },
+    /** Stops every child still running (a scenario's own servers write their CPU profiles as they exit). */
+    stopChildren: () => Promise.all([...children].map(c => c.terminate?.() ?? stop(c))),
     cleanup: () => (cleaned ??= (async () => {
-      await Promise.all([...children].map(c => c.terminate?.() ?? stop(c)))
+      await ctx.stopChildren()
       for (const fn of cleanups) await fn().catch(err => process.stderr.write(`cleanup: ${err.message}\n`))
       for (const fd of fds.splice(0)) closeSync(fd)
       if (knobs.keep) log(`kept ${dir}`)
