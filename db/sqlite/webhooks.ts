@@ -82,6 +82,9 @@ export function sqliteWebhooks (db: Database, write: Write): WebhookStore {
     },
     async settle (outcomes, now) {
       if (outcomes.length === 0) return
+      // A webhook's last success and last error: one update each per batch, from its latest outcome of each.
+      const latest = new Map<string, typeof outcomes[number]>()
+      for (const o of outcomes) latest.set(`${o.webhookId}\n${o.result === 'done' ? 'ok' : 'error'}`, o)
       await write(() => {
         for (const o of outcomes) {
           if (o.result === 'retry') {
@@ -90,6 +93,8 @@ export function sqliteWebhooks (db: Database, write: Write): WebhookStore {
             done.run(o.webhookId, o.pos)
             promote.run({ now, hook: o.webhookId, conv: o.convKey })
           }
+        }
+        for (const o of latest.values()) {
           if (o.result === 'done') succeeded.run(o.at, o.webhookId)
           else failed.run(o.error, o.at, o.webhookId)
         }

@@ -9,7 +9,7 @@ import { secretKey } from './signing.js'
 /** Events fed from the log at a time. */
 const PAGE = 500
 /** Attempts in flight per webhook: a slow endpoint holds its own, never another's. */
-export const PER_HOOK_IN_FLIGHT = 32
+export const PER_HOOK_IN_FLIGHT = 128
 /** A claimed delivery is this long past the webhook timeout before another claim may take it (its process died). */
 const LEASE_MARGIN_MS = 10_000
 
