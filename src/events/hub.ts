@@ -35,6 +35,8 @@ export class EventHub {
   /** Group members as of #head, for the groups seen so far. */
   readonly #members = new Map<string, Set<string>>()
   #head = 0
+  /** Streams attached so far: a delivery that awaited sees whether one came meanwhile. */
+  #attached = 0
   #pumping: Promise<void> | undefined
   #again = false
   #unsubscribe: () => void = () => {}
@@ -90,6 +92,7 @@ export class EventHub {
    * Resolves once the stream is live.
    */
   async attach (stream: EventStream, after: string | undefined, head: () => void): Promise<void> {
+    this.#attached++
     this.#owners.set(stream.owner, (this.#owners.get(stream.owner) ?? 0) + 1)
     const set = stream.user === undefined ? this.#app : this.#byUser.get(stream.user) ?? new Set()
     if (stream.user !== undefined) this.#byUser.set(stream.user, set)
@@ -208,8 +211,16 @@ export class EventHub {
     // Messages and read points only for the events some stream here receives.
     // (A group whose members change within the page counts as heard: its members are known as of the page's start.)
     const changing = new Set(page.filter(e => e.type === EventType.Membership).map(e => e.convKey))
-    const heard = this.#app.size > 0 ? page : page.filter(e => changing.has(e.convKey) || this.#heard(e))
-    const ctx = await this.#context(heard)
+    let heard = this.#app.size > 0 ? page : page.filter(e => changing.has(e.convKey) || this.#heard(e))
+    let attached = this.#attached
+    let ctx = await this.#context(heard)
+    // A stream that attached meanwhile replays only up to #head: this page's events reach it
+    // from here, so none may have been left out. Read again, for the whole page.
+    while (attached !== this.#attached) {
+      attached = this.#attached
+      heard = page
+      ctx = await this.#context(heard)
+    }
     for (const e of heard) {
       if (e.type === EventType.Membership) {
         const members = this.#members.get(e.convKey)!

@@ -161,6 +161,33 @@ t.test('when a user joins a group while messages pour in and no app stream is op
   t.same(other.events.map(e => e.type), ['message'], 'a stream of no member hears none of the group')
 })
 
+t.test('when a stream resumes while the hub is reading a page it had no listener for, then it still gets that page live', async t => {
+  // The hub reads messages only for the events some stream hears; a stream that attaches
+  // during that read replays only up to the page's start, so the page must be read again
+  // for it. The read is held open here to make the race certain.
+  const g = await build(t)
+  const url = await listen(g)
+  const other = stream(t, url, g.as('bystander'))
+  await other.opened
+  const messages = g.app.store.messages
+  const sharedMany = messages.sharedMany.bind(messages)
+  let entered: () => void = () => {}
+  const reading = new Promise<void>(resolve => { entered = resolve })
+  messages.sharedMany = async (refs) => {
+    entered()
+    await sleep(300)
+    return sharedMany(refs)
+  }
+  t.teardown(() => { messages.sharedMany = sharedMany })
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('while reading'))
+  await reading
+  const bob = stream(t, url, g.as('bob'), '0')
+  const [got] = await bob.wait(1)
+  await sleep(300)
+  t.equal(bob.events.length, 1, 'once')
+  t.match(got!.data.event_data, { message_elem_array: [{ text_elem_content: 'while reading' }] })
+})
+
 t.test('when an online message is sent, then only the streams connected now get it, with the last id they have, and it is never replayed', async t => {
   const g = await build(t)
   const url = await listen(g)
