@@ -229,7 +229,8 @@ export class EventHub {
         continue
       }
       const recipients = e.users ?? this.#members.get(e.convKey) ?? []
-      const views: ViewCache = new Map()
+      // A group's members mostly share a view; a C2C event's two users never do.
+      const views: ViewCache | undefined = e.users === null ? new Map() : undefined
       for (const user of recipients) {
         const streams = this.#byUser.get(user)
         if (streams === undefined) continue

@@ -467,7 +467,7 @@ export class MessageService {
   /** How `viewer` sees a stored message, given the read points of its conversation (events render with this). */
   viewWith (m: StoredMessage, viewer: string, readPoints: ReadonlyMap<string, HistoryPosition>): MessageOut {
     const { convId, convType } = convIdFor(m.convKey, viewer)
-    return this.#view(m, { viewer, read: readPoints.get(viewer), peerRead: convType === ConvType.C2C ? readPoints.get(convId) : undefined })
+    return this.#view(m, { viewer, read: readPoints.get(viewer), peerRead: convType === ConvType.C2C ? readPoints.get(convId) : undefined, ids: { key: m.convKey, convId, convType } })
   }
 
   /** Stored messages of any conversations as `viewer` sees them (one read of their read points). */
