@@ -32,6 +32,8 @@ const isBusy = (err: unknown) => typeof (err as { code?: unknown }).code === 'st
 export function groupCommit (db: Database): Write {
   let queue: Job[] = []
   const runAll = db.transaction((jobs: Job[]) => jobs.map(j => j.run()))
+  // Made once: db.transaction() builds its wrapper and four variants on every call.
+  const runOne = db.transaction((job: Job) => job.run())
   // A checkpoint that meets another one (the checkpoint worker's) answers busy at once, the
   // busy handler aside: tried again for a little while, since revoked content must leave.
   const pause = new Int32Array(new SharedArrayBuffer(4))
@@ -46,7 +48,7 @@ export function groupCommit (db: Database): Write {
 
   const settleAlone = (job: Job) => {
     try {
-      const value = db.transaction(job.run).immediate()
+      const value = runOne.immediate(job)
       if (job.checkpoint) checkpoint()
       job.resolve(value)
     } catch (err) {
