@@ -1,4 +1,4 @@
-import type { Delivery, EventType, LoggedEvent, Origin, StoredMessage, StoredUpload, WebhookState } from './store.js'
+import type { Delivery, DeliveryOutcome, EventType, LoggedEvent, Origin, StoredMessage, StoredUpload, WebhookState } from './store.js'
 
 /** A messages row as both adapters select it (with the viewer's `deleted` flag). */
 export interface MessageRow {
@@ -128,4 +128,14 @@ export interface UploadRow { id: string, owner: string, sha256: string, size: nu
 
 export function rowToUpload (r: UploadRow): StoredUpload {
   return { id: r.id, owner: r.owner, sha256: r.sha256, size: r.size, contentType: r.content_type, objectKey: r.object_key, created: r.created }
+}
+
+/**
+ * What a batch of outcomes says of each webhook's status: its latest success and its latest
+ * error (a retry or a drop), one update each, not one per outcome.
+ */
+export function latestOutcomes (outcomes: readonly DeliveryOutcome[]): DeliveryOutcome[] {
+  const latest = new Map<string, DeliveryOutcome>()
+  for (const o of outcomes) latest.set(`${o.webhookId}\n${o.result === 'done' ? 'ok' : 'error'}`, o)
+  return [...latest.values()]
 }

@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import { QUEUED, type WebhookStore } from '../store.js'
-import { rowToDelivery, rowToWebhook, type DeliveryRow, type WebhookRow } from '../rows.js'
+import { latestOutcomes, rowToDelivery, rowToWebhook, type DeliveryRow, type WebhookRow } from '../rows.js'
 import { run, statement, transaction, type Queryable } from './pool.js'
 
 const HOOK_COLUMNS = `id, url, types, before_send, secret, created_at, last_success_at, last_error, last_error_at,
@@ -128,9 +128,7 @@ export function pgWebhooks (pool: pg.Pool): WebhookStore {
         })
       })
       // The webhooks' status apart from the queues' transaction: it never waits on a feed's row locks.
-      const latest = new Map<string, typeof outcomes[number]>()
-      for (const o of outcomes) latest.set(`${o.webhookId}\n${o.result === 'done' ? 'ok' : 'error'}`, o)
-      for (const o of latest.values()) {
+      for (const o of latestOutcomes(outcomes)) {
         if (o.result === 'done') await run(pool, sql.succeeded, [o.at, o.webhookId])
         else await run(pool, sql.failed, [o.error, o.at, o.webhookId])
       }

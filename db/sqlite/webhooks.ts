@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3'
 import { QUEUED, type WebhookStore } from '../store.js'
-import { rowToDelivery, rowToWebhook, type DeliveryRow, type WebhookRow } from '../rows.js'
+import { latestOutcomes, rowToDelivery, rowToWebhook, type DeliveryRow, type WebhookRow } from '../rows.js'
 import type { Write } from './group-commit.js'
 
 const HOOK_COLUMNS = `id, url, types, before_send, secret, created_at, last_success_at, last_error, last_error_at,
@@ -82,9 +82,6 @@ export function sqliteWebhooks (db: Database, write: Write): WebhookStore {
     },
     async settle (outcomes, now) {
       if (outcomes.length === 0) return
-      // A webhook's last success and last error: one update each per batch, from its latest outcome of each.
-      const latest = new Map<string, typeof outcomes[number]>()
-      for (const o of outcomes) latest.set(`${o.webhookId}\n${o.result === 'done' ? 'ok' : 'error'}`, o)
       await write(() => {
         for (const o of outcomes) {
           if (o.result === 'retry') {
@@ -94,7 +91,7 @@ export function sqliteWebhooks (db: Database, write: Write): WebhookStore {
             promote.run({ now, hook: o.webhookId, conv: o.convKey })
           }
         }
-        for (const o of latest.values()) {
+        for (const o of latestOutcomes(outcomes)) {
           if (o.result === 'done') succeeded.run(o.at, o.webhookId)
           else failed.run(o.error, o.at, o.webhookId)
         }
