@@ -268,7 +268,8 @@ function searchParams (m: NewMessage): [string, string] {
 
 /** COPY's text format: a value's backslashes, newlines, carriage returns and tabs escaped (JSON text has only backslashes). */
 const COPY_ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' }
-const copyText = (s: string): string => s.replace(/[\\\n\r\t]/g, c => COPY_ESCAPES[c]!)
+const COPY_SPECIAL = /[\\\n\r\t]/
+const copyText = (s: string): string => COPY_SPECIAL.test(s) ? s.replace(/[\\\n\r\t]/g, c => COPY_ESCAPES[c]!) : s
 
 const COPY_MESSAGES = 'COPY messages (id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content, tally) FROM STDIN'
 
@@ -296,8 +297,8 @@ async function copyMessages (client: pg.ClientBase, news: readonly StoredMessage
   }
 }
 
-/** sender, time and rand of an import, within its conversation. */
-const importKey = (m: NewMessage): string => JSON.stringify([m.conv.key, m.sender, m.serverTime, m.rand])
+/** conversation, sender, time and rand of an import (ids are printable ASCII: no newline in them). */
+const importKey = (m: NewMessage): string => `${m.conv.key}\n${m.sender}\n${m.serverTime}\n${m.rand}`
 
 /** A stored message as a later read returns it (its content through JSON). */
 const asRead = (m: StoredMessage): StoredMessage => ({ ...m, content: JSON.parse(JSON.stringify(m.content)) as StoredMessage['content'] })
@@ -309,18 +310,23 @@ const storedMessage = (m: NewMessage, id: number, seq: number, serverTime: numbe
 
 /** The users' rows of the conversation list that stored messages change, one write per user and conversation. */
 async function writeRows (db: Queryable, changes: RowChange[]): Promise<void> {
-  const byRow = new Map<string, RowChange>()
+  // By conversation, then user: an import of 1000 brings 2000 changes to two rows.
+  const byRow = new Map<string, Map<string, RowChange>>()
+  const all: RowChange[] = []
   for (const c of changes) {
-    const id = `${c.key}\n${c.user}`
-    const was = byRow.get(id)
-    if (was === undefined) byRow.set(id, { ...c })
-    else {
+    let ofConv = byRow.get(c.key)
+    if (ofConv === undefined) byRow.set(c.key, ofConv = new Map())
+    const was = ofConv.get(c.user)
+    if (was === undefined) {
+      const row = { ...c }
+      ofConv.set(c.user, row)
+      all.push(row)
+    } else {
       was.time = Math.max(was.time, c.time)
       was.sent += c.sent
       was.unhide ||= c.unhide
     }
   }
-  const all = [...byRow.values()]
   const c2c = all.filter(c => !c.group)
   const groups = all.filter(c => c.group)
   if (c2c.length > 0) await run(db, sql.upsertC2cRows, [c2c.map(c => c.key), c2c.map(c => c.user), c2c.map(c => c.peer), c2c.map(c => c.time), c2c.map(c => c.sent)])
@@ -436,9 +442,10 @@ export async function insertWith (db: pg.ClientBase, messages: NewMessage[], eve
       if (out[at] !== undefined) return
       if (m.origin === Origin.Imported) {
         // The same import twice in one call: the second is the first as stored.
-        const first = firstImport.get(importKey(m))
+        const key = importKey(m)
+        const first = firstImport.get(key)
         if (first !== undefined) return twins.push({ at, of: first })
-        firstImport.set(importKey(m), at)
+        firstImport.set(key, at)
       }
       let seq = 0
       let serverTime = m.serverTime
@@ -473,7 +480,10 @@ export async function insertWith (db: pg.ClientBase, messages: NewMessage[], eve
       }
       const refs = created.flatMap(({ at }, i) => messages[at]!.refs.map(ref => [news[i]!.convKey, bytes(ref), news[i]!.id] as const))
       if (refs.length > 0) await run(db, sql.insertRefs, [refs.map(r => r[0]), refs.map(r => r[1]), refs.map(r => r[2])])
-      await indexWith(db, news.map((m, i) => ({ m: { ...m, elemMask: elemMasks[i]! }, owner: m.owner })))
+      await indexWith(db, news.map((m, i) => ({
+        m: { id: m.id, convKey: m.convKey, seq: m.seq, serverTime: m.serverTime, sender: m.sender, elemMask: elemMasks[i]!, content: m.content },
+        owner: m.owner,
+      })))
       await events.messages(db, news.filter((_, i) => messages[created[i]!.at]!.event).map(m => ({ convKey: m.convKey, messageId: m.id, at: m.serverTime })))
       const advanced = convs.map(c => c.key).filter(k => lastSeq.get(k) !== before.get(k))
       if (advanced.length > 0) {

@@ -66,6 +66,14 @@ t.test('when the same import comes again, in one call or another, then it is the
   t.equal(sent!.seq, 3, 'nor does a twin last in its call')
 })
 
+t.test('when imported texts hold what COPY escapes (backslash, newline, return, tab), then they read back as written', async t => {
+  const s = await openStore(t)
+  const ab = c2c('a', 'b')
+  const written = ['back\\slash', 'new\nline', 'return\r', 'tab\there', 'all \\n\t\r\n "quoted" \u00e9\u4e2d', 'plain']
+  await s.messages.insert(written.map((text, i) => draft(ab, 'b', text, { serverTime: 100 + i, rand: i, origin: Origin.Imported, status: 5 })))
+  t.same(texts(await s.messages.history({ convKey: ab.key, viewer: 'a', forward: true, limit: 10 })), written)
+})
+
 t.test('when the same import arrives twice at once, then both answer the one stored copy', async t => {
   const s = await openStore(t)
   const ab = c2c('a', 'b')
