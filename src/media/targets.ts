@@ -44,9 +44,13 @@ export interface GuardOptions {
 
 const DOWNLOADS: GuardOptions = { variable: 'TIM_DOWNLOAD_ALLOWED_HOSTS', refuse: Errors.downloadRefused }
 
+/** Absolute URLs remembered as passed (a guard's answer for one never changes). */
+const PASSED_KEPT = 256
+
 export class TargetGuard {
   readonly #entries: Entry[]
   readonly #options: GuardOptions
+  readonly #passed = new Map<string, URL>()
 
   constructor (allowedHosts: readonly string[], options: GuardOptions = DOWNLOADS) {
     this.#entries = allowedHosts.map(parseEntry)
@@ -67,6 +71,18 @@ export class TargetGuard {
    * explicit opt-in); host names are checked again, resolved, by guardedLookup.
    */
   check (raw: string, base?: URL): URL {
+    if (base !== undefined) return this.#judge(raw, base)
+    // Webhooks check their few URLs again at every attempt: a URL passed once passes again.
+    let url = this.#passed.get(raw)
+    if (url === undefined) {
+      url = this.#judge(raw)
+      if (this.#passed.size >= PASSED_KEPT) this.#passed.clear()
+      this.#passed.set(raw, url)
+    }
+    return url
+  }
+
+  #judge (raw: string, base?: URL): URL {
     const refuse = this.#options.refuse
     let url: URL
     try {

@@ -84,6 +84,7 @@ t.test('when the hook fails or answers nonsense, then the message is stored as i
     { status: 200, body: '[1]' },
     { status: 200, body: '{"action":"shrug"}' },
     { status: 200, body: 'x'.repeat(1024 * 1024 + 10) },
+    { status: 200, body: 'x'.repeat(1024 * 1024 + 10), chunked: true },
   ]
   let i = 0
   r.answer = () => answers[i++]!
@@ -91,8 +92,8 @@ t.test('when the hook fails or answers nonsense, then the message is stored as i
     const res = await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text(`m${n}`))
     t.equal(res.statusCode, 200, `send ${n} stored`)
   }
-  t.equal(await metric(g, 'failed') + await metric(g, 'timeout'), 5, 'each counted (a loaded machine may turn one into a timeout)')
-  t.equal((await g.call('bob', 'GET', '/conversations/c2c_alice/messages')).json<unknown[]>().length, 5)
+  t.equal(await metric(g, 'failed') + await metric(g, 'timeout'), 6, 'each counted (a loaded machine may turn one into a timeout)')
+  t.equal((await g.call('bob', 'GET', '/conversations/c2c_alice/messages')).json<unknown[]>().length, 6)
 })
 
 t.test('when the hook does not answer within TIM_BEFORE_SEND_TIMEOUT_MS, then the message is stored as is and the timeout counted', async t => {
@@ -101,6 +102,11 @@ t.test('when the hook does not answer within TIM_BEFORE_SEND_TIMEOUT_MS, then th
   const res = await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('late'))
   t.equal(res.statusCode, 200)
   t.equal(await metric(g, 'timeout'), 1)
+  // Its head in time, then a body that never ends: the whole call has the timeout.
+  r.answer = () => 'drip'
+  const dripped = await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('dripped'))
+  t.equal(dripped.statusCode, 200)
+  t.equal(await metric(g, 'timeout'), 2)
 })
 
 t.test('when the hook is deleted, then sends no longer call it', async t => {
