@@ -6,10 +6,13 @@
 //   events-group    a 1000-member group, every member connected, the owner sending at a fixed
 //                   rate (20 messages/s: 20,000 events/s out), then at doubling rates: delivery
 //                   p99 ≤ 200 ms and no stream cut; the highest rate at which that still holds.
+//   events-idle     10,000 idle streams (1,000 users × 10) on a fresh gateway: its RSS growth
+//                   once they are connected. Target: ≤ 100 MB.
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool } from 'undici'
-import { fmt, percentile } from '../lib/format.mjs'
+import { fmt, MB, percentile } from '../lib/format.mjs'
+import { memory } from '../lib/proc.mjs'
 import { openStreams } from '../lib/sse.mjs'
 import { PEERS, SEND_BODY, sendPlan, users } from './common.mjs'
 
@@ -18,6 +21,8 @@ const LATENCY_P99_MS = 50
 const GROUP_P99_MS = 200
 const GROUP_RATES = [20, 40, 80, 160]
 const MEMBERS = users('m', 1000, 4)
+const IDLE_PER_USER = 10
+const IDLE_RSS_MB = 100
 
 /**
  * Sends at `rate` a second for `seconds` (open loop) from `sig`'s user with `request(i)`;
@@ -49,7 +54,7 @@ const latencies = (arrivals, sentAt) => arrivals.flatMap(([msgId, at]) => sentAt
 
 const scenario = {
   name: 'events',
-  groups: ['events', 'events-send', 'events-latency', 'events-group'],
+  groups: ['events', 'events-send', 'events-latency', 'events-group', 'events-idle'],
   servers: [],
   async run (ctx) {
     const gateway = await ctx.startGateway('events-gateway', { env: { TIM_RATE_LIMIT: '0' } })
@@ -137,6 +142,31 @@ const scenario = {
       highest = groupRate
     }
     ctx.derive({ name: 'events-group highest rate', server: 'gateway', value: highest ?? 0, shown: `${highest ?? '< 20'} msg/s (${(highest ?? 0) * MEMBERS.length} events/s) hold`, valid: true })
+
+    // 4. 10,000 idle streams on a fresh gateway (the one above has grown its heap): RSS
+    // before, and once all are connected and a ping interval's worth of time has passed.
+    const idle = await ctx.startGateway('events-idle-gateway', { env: { TIM_RATE_LIMIT: '0' } })
+    await sleep(1000)
+    const before = memory(idle.pid, 'VmRSS')
+    const sets = []
+    // 1,000 at a time: the listen backlog is not the thing measured.
+    for (let i = 0; i < IDLE_PER_USER; i++) sets.push(await openStreams({ base: idle.base, users: PEERS, sign: ctx.sign, onEvent: () => {} }))
+    await sleep(3000)
+    const after = memory(idle.pid, 'VmRSS')
+    const cut = sets.reduce((n, s) => n + s.cut, 0)
+    for (const s of sets) s.close()
+    const growth = (after - before) / MB
+    const streams = IDLE_PER_USER * PEERS.length
+    ctx.log(`  events-idle: RSS ${fmt(before / MB)} MB, with ${streams} idle streams ${fmt(after / MB)} MB (+${fmt(growth)} MB), ${cut} cut`)
+    ctx.derive({
+      name: `events-idle (${streams} streams)`,
+      server: 'gateway',
+      value: growth,
+      shown: `+${fmt(growth)} MB of RSS (${fmt(before / MB)} → ${fmt(after / MB)} MB), ${fmt(growth * MB / streams / 1024, 1)} KB a stream`,
+      target: `≤ ${IDLE_RSS_MB} MB`,
+      met: growth <= IDLE_RSS_MB,
+      valid: cut === 0,
+    })
   },
 }
 export default scenario
