@@ -21,11 +21,6 @@ const reason = (err: unknown): string => {
 }
 
 /**
- * One signed POST of `body` to `url`, whose URL passes the guard again (the connect-time
- * lookup of the dispatcher judges the address). A 2xx is ok; `readLimit` bytes of its body
- * are read (the before-send answer), else it is dumped. Never throws.
- */
-/**
  * The whole attempt's deadline: an emitter undici takes as its abort signal, and a timer
  * cleared when the attempt ends (AbortSignal.timeout cost ~8 µs a call, and fired for
  * every request two seconds later: a DOMException and an abort event each).
@@ -47,25 +42,21 @@ class Deadline extends EventEmitter {
   }
 }
 
+/** Drops a body unread; its abort error has a listener (undici emits one for a body destroyed unfinished). */
+const drop = (body: Dispatcher.ResponseData['body']): undefined => void body.on('error', () => {}).destroy()
+
 /** A body of at most `limit` bytes as text; undefined when it is longer. */
 async function readUpTo (body: Dispatcher.ResponseData['body'], length: string | string[] | undefined, limit: number): Promise<string | undefined> {
   // A stated length within the limit is read in one go.
-  if (typeof length === 'string' && /^\d+$/.test(length)) {
-    if (Number(length) > limit) {
-      body.destroy()
-      return undefined
-    }
-    return body.text()
-  }
-  let text = ''
+  if (typeof length === 'string' && /^\d+$/.test(length)) return Number(length) > limit ? drop(body) : body.text()
+  const chunks: Buffer[] = []
+  let bytes = 0
   for await (const chunk of body) {
-    text += (chunk as Buffer).toString('utf8')
-    if (text.length > limit) {
-      body.destroy()
-      return undefined
-    }
+    bytes += (chunk as Buffer).byteLength
+    if (bytes > limit) return drop(body)
+    chunks.push(chunk as Buffer)
   }
-  return text
+  return Buffer.concat(chunks, bytes).toString('utf8')
 }
 
 /**

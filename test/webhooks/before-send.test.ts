@@ -83,8 +83,10 @@ t.test('when the hook fails or answers nonsense, then the message is stored as i
     { status: 200, body: 'not json' },
     { status: 200, body: '[1]' },
     { status: 200, body: '{"action":"shrug"}' },
+    { status: 200, body: 'not json', length: true },
     { status: 200, body: 'x'.repeat(1024 * 1024 + 10) },
-    { status: 200, body: 'x'.repeat(1024 * 1024 + 10), chunked: true },
+    // More than 1 MiB stated up front: dropped unread (and the process lives on).
+    { status: 200, body: 'x'.repeat(1024 * 1024 + 10), length: true },
   ]
   let i = 0
   r.answer = () => answers[i++]!
@@ -92,8 +94,8 @@ t.test('when the hook fails or answers nonsense, then the message is stored as i
     const res = await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text(`m${n}`))
     t.equal(res.statusCode, 200, `send ${n} stored`)
   }
-  t.equal(await metric(g, 'failed') + await metric(g, 'timeout'), 6, 'each counted (a loaded machine may turn one into a timeout)')
-  t.equal((await g.call('bob', 'GET', '/conversations/c2c_alice/messages')).json<unknown[]>().length, 6)
+  t.equal(await metric(g, 'failed') + await metric(g, 'timeout'), 7, 'each counted (a loaded machine may turn one into a timeout)')
+  t.equal((await g.call('bob', 'GET', '/conversations/c2c_alice/messages')).json<unknown[]>().length, 7)
 })
 
 t.test('when the hook does not answer within TIM_BEFORE_SEND_TIMEOUT_MS, then the message is stored as is and the timeout counted', async t => {
@@ -102,8 +104,9 @@ t.test('when the hook does not answer within TIM_BEFORE_SEND_TIMEOUT_MS, then th
   const res = await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('late'))
   t.equal(res.statusCode, 200)
   t.equal(await metric(g, 'timeout'), 1)
-  // Its head in time, then a body that never ends: the whole call has the timeout.
-  r.answer = () => 'drip'
+  // Its head in time, then a body that never ends, a byte well within each 200 ms: only
+  // the whole call's deadline ends it.
+  r.answer = () => ({ dripEveryMs: 50 })
   const dripped = await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('dripped'))
   t.equal(dripped.statusCode, 200)
   t.equal(await metric(g, 'timeout'), 2)
