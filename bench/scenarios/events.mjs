@@ -143,18 +143,23 @@ const scenario = {
     }
     ctx.derive({ name: 'events-group highest rate', server: 'gateway', value: highest ?? 0, shown: `${highest ?? '< 20'} msg/s (${(highest ?? 0) * MEMBERS.length} events/s) hold`, valid: true })
 
-    // 4. 10,000 idle streams on a fresh gateway (the one above has grown its heap): RSS
-    // before, and once all are connected and a ping interval's worth of time has passed.
+    // 4. 10,000 idle streams on a fresh gateway (the one above, stopped, has grown its heap):
+    // RSS before, and 3 s after all are connected.
+    await ctx.stopServer(gateway)
     const idle = await ctx.startGateway('events-idle-gateway', { env: { TIM_RATE_LIMIT: '0' } })
     await sleep(1000)
     const before = memory(idle.pid, 'VmRSS')
     const sets = []
-    // 1,000 at a time: the listen backlog is not the thing measured.
-    for (let i = 0; i < IDLE_PER_USER; i++) sets.push(await openStreams({ base: idle.base, users: PEERS, sign: ctx.sign, onEvent: () => {} }))
-    await sleep(3000)
-    const after = memory(idle.pid, 'VmRSS')
+    let after
+    try {
+      // 1,000 at a time: the listen backlog is not the thing measured.
+      for (let i = 0; i < IDLE_PER_USER; i++) sets.push(await openStreams({ base: idle.base, users: PEERS, sign: ctx.sign, onEvent: () => {} }))
+      await sleep(3000)
+      after = memory(idle.pid, 'VmRSS')
+    } finally {
+      for (const s of sets) s.close()
+    }
     const cut = sets.reduce((n, s) => n + s.cut, 0)
-    for (const s of sets) s.close()
     const growth = (after - before) / MB
     const streams = IDLE_PER_USER * PEERS.length
     ctx.log(`  events-idle: RSS ${fmt(before / MB)} MB, with ${streams} idle streams ${fmt(after / MB)} MB (+${fmt(growth)} MB), ${cut} cut`)
