@@ -269,7 +269,8 @@ function searchParams (m: NewMessage): [string, string] {
 /** COPY's text format: a value's backslashes, newlines, carriage returns and tabs escaped (JSON text has only backslashes). */
 const COPY_ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' }
 const COPY_SPECIAL = /[\\\n\r\t]/
-const copyText = (s: string): string => COPY_SPECIAL.test(s) ? s.replace(/[\\\n\r\t]/g, c => COPY_ESCAPES[c]!) : s
+const COPY_SPECIALS = new RegExp(COPY_SPECIAL.source, 'g')
+const copyText = (s: string): string => COPY_SPECIAL.test(s) ? s.replace(COPY_SPECIALS, c => COPY_ESCAPES[c]!) : s
 
 const COPY_MESSAGES = 'COPY messages (id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content, tally) FROM STDIN'
 
@@ -297,7 +298,11 @@ async function copyMessages (client: pg.ClientBase, news: readonly StoredMessage
   }
 }
 
-/** conversation, sender, time and rand of an import (ids are printable ASCII: no newline in them). */
+/**
+ * Conversation, sender, time and rand of an import: a sender is printable ASCII and time
+ * and rand are numbers, so no newline after the conversation's key (which has one) is
+ * ever part of a value.
+ */
 const importKey = (m: NewMessage): string => `${m.conv.key}\n${m.sender}\n${m.serverTime}\n${m.rand}`
 
 /** A stored message as a later read returns it (its content through JSON). */
