@@ -248,6 +248,35 @@ t.test('when a stream\'s UserSig expires, then the stream ends', async t => {
   t.equal(done, true, 'ended once the clock passed the expiry')
 })
 
+t.test('when a stream opens, then its head says what it is, carries the security headers and its request id, and counts as answered; HEAD gets the head alone', async t => {
+  const g = await build(t)
+  const url = new URL(await listen(g))
+  const r = await rawConnect(t, Number(url.port))
+  r.socket.write(requestHead('GET', '/events', { authorization: `Bearer ${g.sig('bob')}`, 'x-request-id': 'stream-1' }))
+  const opened = await r.until(res => res.body.includes(': timgate events\n\n'), 10_000)
+  t.match(opened, {
+    status: 200,
+    headers: {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+      'referrer-policy': 'no-referrer',
+      'x-request-id': 'stream-1',
+      connection: 'close',
+    },
+  })
+  t.notOk('content-length' in opened!.headers || 'transfer-encoding' in opened!.headers, 'the body ends with the connection')
+  t.ok(!Number.isNaN(Date.parse(opened!.headers.date ?? '')), 'dated')
+  const metrics = (await g.app.inject({ method: 'GET', url: '/metrics' })).body
+  t.match(metrics, 'timgate_http_requests_total{method="GET",route="/events",status="200"} 1')
+
+  const head = await g.app.inject({ method: 'HEAD', url: '/events', headers: g.as('bob') })
+  t.equal(head.statusCode, 200)
+  t.equal(head.headers['content-type'], 'text/event-stream; charset=utf-8')
+  t.equal(head.body, '')
+})
+
 t.test('when the app closes, then open streams end and the close does not wait for them', async t => {
   const g = await build(t)
   const url = await listen(g)
