@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Dispatcher } from 'undici'
 import type { Delivery, DeliveryOutcome, EventStore, MessageStore, Webhook, WebhookStore } from '../../db/store.js'
 import { appEnvelope, pageContext, type PageContext, type ViewOf } from '../events/envelope.js'
@@ -12,6 +13,12 @@ const PAGE = 500
 export const PER_HOOK_IN_FLIGHT = 128
 /** A claimed delivery is this long past the webhook timeout before another claim may take it (its process died). */
 const LEASE_MARGIN_MS = 10_000
+/**
+ * New events and outcomes are gathered this long before they are fed, recorded and the free
+ * slots claimed: at 5,500 deliveries a second, a feed, a settle and two claims ran ~830 times
+ * a second each (a claim per ~4 deliveries), most of them a transaction of their own.
+ */
+export const GATHER_MS = 5
 
 export interface DelivererMetrics {
   webhookDelivery (result: 'ok' | 'failed' | 'timeout', retried: boolean): void
@@ -58,6 +65,7 @@ export class Deliverer {
   #outcomes: Array<{ hook: Hook, outcome: DeliveryOutcome }> = []
   #attempts = new Set<Promise<void>>()
   #flushing: Promise<void> | undefined
+  #flushTimer: NodeJS.Timeout | undefined
   /** Claims started after a flush, still running. */
   #claims = 0
 
@@ -91,7 +99,11 @@ export class Deliverer {
       this.#again = true
       return
     }
-    this.#pumping = this.#pump().catch(this.#o.onError).finally(() => {
+    this.#pumping = sleep(GATHER_MS).then(async () => {
+      // What the kicks while gathering announced, this pump reads.
+      this.#again = false
+      return this.#pump()
+    }).catch(this.#o.onError).finally(() => {
       this.#pumping = undefined
       if (this.#again) {
         this.#again = false
@@ -121,6 +133,8 @@ export class Deliverer {
     await Promise.race([Promise.all([...this.#attempts]), new Promise(resolve => { timer = setTimeout(resolve, graceMs) })])
     clearTimeout(timer)
     await new Promise(resolve => setImmediate(resolve))
+    // Outcomes still gathering are recorded now.
+    if (this.#flushTimer !== undefined) this.#startFlush()
     await this.#flushing
     this.#closed = true
   }
@@ -195,14 +209,18 @@ export class Deliverer {
     this.#record(hook, { ...base, result: 'retry', at: at(), dueAt, failingSince, error: result.error })
   }
 
-  /** Outcomes are written a batch at a time: one write for all that ended in one turn. */
+  /** Outcomes are written a batch at a time: one write for all that ended within GATHER_MS. */
   #record (hook: Hook, outcome: DeliveryOutcome): void {
     if (this.#closed) return
     if (this.#outcomes.push({ hook, outcome }) !== 1) return
-    setImmediate(() => {
-      const flushing = this.#flush().finally(() => { if (this.#flushing === flushing) this.#flushing = undefined })
-      this.#flushing = flushing
-    })
+    this.#flushTimer = setTimeout(() => this.#startFlush(), GATHER_MS)
+  }
+
+  #startFlush (): void {
+    clearTimeout(this.#flushTimer)
+    this.#flushTimer = undefined
+    const flushing = this.#flush().finally(() => { if (this.#flushing === flushing) this.#flushing = undefined })
+    this.#flushing = flushing
   }
 
   async #flush (): Promise<void> {
