@@ -27,8 +27,10 @@ const sql = {
     FROM (SELECT w, (SELECT min(pos) FROM webhook_deliveries x WHERE x.webhook_id = w AND x.conv_key = c) AS pos
       FROM (SELECT DISTINCT w, c FROM unnest($1::text[], $2::text[]) AS q(w, c)) u) h
     WHERE d.webhook_id = h.w AND d.pos = h.pos AND d.due_at = ${QUEUED}`),
+  // A claimed row is due again when its lease ends (its replica died): the scan for due rows
+  // then passes over none of the attempts in flight.
   claim: statement('webhook_claim', `WITH claimed AS (
-      UPDATE webhook_deliveries d SET leased_until = $3
+      UPDATE webhook_deliveries d SET leased_until = $3, due_at = $3
       FROM (SELECT webhook_id, pos FROM webhook_deliveries x WHERE x.webhook_id = $1 AND x.due_at <= $2 AND x.leased_until <= $2
         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook_id = x.webhook_id AND p.conv_key = x.conv_key AND p.pos < x.pos)
         ORDER BY x.due_at, x.pos LIMIT $4 FOR UPDATE SKIP LOCKED) c

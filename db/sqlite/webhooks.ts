@@ -21,13 +21,16 @@ export function sqliteWebhooks (db: Database, write: Write): WebhookStore {
   // The oldest delivery of a (webhook, conversation) becomes due, if it is queued.
   const promote = db.prepare<{ now: number, hook: string, conv: string }>(`UPDATE webhook_deliveries SET due_at = @now
     WHERE webhook_id = @hook AND pos = (SELECT min(pos) FROM webhook_deliveries WHERE webhook_id = @hook AND conv_key = @conv) AND due_at = ${QUEUED}`)
-  const claim = db.prepare<{ hook: string, now: number, until: number, limit: number }, DeliveryRow>(`UPDATE webhook_deliveries SET leased_until = @until
-    WHERE webhook_id = @hook AND pos IN (SELECT d.pos FROM webhook_deliveries d WHERE d.webhook_id = @hook AND d.due_at <= @now AND d.leased_until <= @now
+  // Due rows, then each leased by its key: one UPDATE ... WHERE pos IN (SELECT ... LIMIT)
+  // cost ~3 times as much (32 µs against 12 for one row). A claimed row is due again when its
+  // lease ends (its process died): the scan for due rows passes over the attempts in flight.
+  const due = db.prepare<{ hook: string, now: number, limit: number }, DeliveryRow>(`SELECT d.webhook_id, d.pos, d.type, d.conv_key, d.message_id, d.actor, d.at,
+      d.attempts, d.failing_since, c.user_a, c.user_b
+    FROM webhook_deliveries d LEFT JOIN conversations c ON c.conv_key = d.conv_key
+    WHERE d.webhook_id = @hook AND d.due_at <= @now AND d.leased_until <= @now
       AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.webhook_id = d.webhook_id AND p.conv_key = d.conv_key AND p.pos < d.pos)
-      ORDER BY d.due_at, d.pos LIMIT @limit)
-    RETURNING webhook_id, pos, type, conv_key, message_id, actor, at, attempts, failing_since,
-      (SELECT user_a FROM conversations c WHERE c.conv_key = webhook_deliveries.conv_key) AS user_a,
-      (SELECT user_b FROM conversations c WHERE c.conv_key = webhook_deliveries.conv_key) AS user_b`)
+    ORDER BY d.due_at, d.pos LIMIT @limit`)
+  const lease = db.prepare<{ until: number, hook: string, pos: number }>('UPDATE webhook_deliveries SET leased_until = @until, due_at = @until WHERE webhook_id = @hook AND pos = @pos')
   const done = db.prepare<[string, number]>('DELETE FROM webhook_deliveries WHERE webhook_id = ? AND pos = ?')
   const retry = db.prepare<[number, number, string, number]>(`UPDATE webhook_deliveries SET attempts = attempts + 1, due_at = ?, leased_until = 0,
     failing_since = coalesce(failing_since, ?) WHERE webhook_id = ? AND pos = ?`)
@@ -78,7 +81,10 @@ export function sqliteWebhooks (db: Database, write: Write): WebhookStore {
       })
     },
     async claim (webhookId, limit, now, leaseUntil) {
-      return write(() => claim.all({ hook: webhookId, now, until: leaseUntil, limit }).map(rowToDelivery))
+      return write(() => due.all({ hook: webhookId, now, limit }).map(row => {
+        lease.run({ until: leaseUntil, hook: row.webhook_id, pos: row.pos })
+        return rowToDelivery(row)
+      }))
     },
     async settle (outcomes, now) {
       if (outcomes.length === 0) return
