@@ -61,7 +61,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       reply.hijack()
       // Fastify's onResponse hooks never run for it: counted as answered when its head goes, logged when it ends.
       app.metrics.request('GET', '/events', 200, reply.elapsedTime / 1000)
-      socket.once('close', () => request.log.info({ responseTime: reply.elapsedTime }, 'event stream closed'))
+      socket.on('close', () => request.log.info({ responseTime: reply.elapsedTime }, 'event stream closed'))
       socket.write(`${HEAD}date: ${new Date().toUTCString()}\r\nx-request-id: ${request.id}\r\n\r\n: timgate events\n\n`)
     }
     const after = request.headers['last-event-id'] ?? request.query.after

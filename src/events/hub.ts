@@ -97,7 +97,7 @@ export class EventHub {
     const set = stream.user === undefined ? this.#app : this.#byUser.get(stream.user) ?? new Set()
     if (stream.user !== undefined) this.#byUser.set(stream.user, set)
     set.add(stream)
-    stream.body.once('close', () => {
+    stream.body.on('close', () => {
       set.delete(stream)
       if (stream.user !== undefined && set.size === 0) this.#byUser.delete(stream.user)
       const left = (this.#owners.get(stream.owner) ?? 1) - 1
