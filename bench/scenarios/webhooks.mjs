@@ -9,7 +9,7 @@
 //   webhooks-highest     the same at 60 %, 80 %, 100 % of that rate (BENCH_DURATION each):
 //                        the highest at which deliveries keep up.
 //   webhooks-before-send wrk sends with a before-send hook answering {} at once, against
-//                        none. Target: ≥ 0.5×.
+//                        none just before it. Target: ≥ 0.5×.
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { URL } from 'node:url'
@@ -163,19 +163,22 @@ async function runWith (ctx, receiver) {
     valid: true,
   })
 
-  // Before send: the event webhook goes, a before-send hook answering {} comes.
+  // Before send: the event webhook goes; sends with no hook again, then with a before-send
+  // hook answering {}: compared on the same database (the runs above added ~450,000
+  // messages; against the first ceiling the ratio read 0.40× where adjacent runs read 0.55×).
   await admin(ctx, gateway.base, 'DELETE', `/webhooks/${hook.id}`)
+  const bare2 = await wrkRun('send, no hook (wrk)')
   await admin(ctx, gateway.base, 'POST', '/webhooks', { url: receiver.url('/before-send'), event_types: ['before_send'] })
   const screened = await wrkRun('send, before-send hook (wrk)')
   const calls = await receiver.calls()
   ctx.derive({
     name: 'webhooks-before-send',
     server: 'gateway',
-    value: screened.rps / max.rps,
-    shown: `${fmt(screened.rps)} vs ${fmt(max.rps)} sends/s with no hook: ${(screened.rps / max.rps).toFixed(2)}×; ${calls} calls`,
+    value: screened.rps / bare2.rps,
+    shown: `${fmt(screened.rps)} vs ${fmt(bare2.rps)} sends/s with no hook just before: ${(screened.rps / bare2.rps).toFixed(2)}×; ${calls} calls`,
     target: `≥ ${BEFORE_SEND_RATIO}×`,
-    met: screened.rps / max.rps >= BEFORE_SEND_RATIO,
-    valid: max.valid && screened.valid && calls > 0,
+    met: screened.rps / bare2.rps >= BEFORE_SEND_RATIO,
+    valid: bare2.valid && screened.valid && calls > 0,
   })
 }
 
