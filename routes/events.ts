@@ -1,3 +1,6 @@
+import type { Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import type { FastifyBaseLogger } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { EventStream } from '../src/events/stream.js'
@@ -14,6 +17,14 @@ const HEAD = 'HTTP/1.1 200 OK\r\n' + Object.entries({
   'x-accel-buffering': 'no',
   connection: 'close',
 }).map(([name, value]) => `${name}: ${value}\r\n`).join('')
+
+/**
+ * Logs the stream's end. Made outside the handler: a closure made in it would keep the
+ * handler's whole scope (Fastify's request and reply with it) for the stream's life.
+ */
+function logWhenClosed (socket: Socket, log: FastifyBaseLogger, startedAt: number): void {
+  socket.on('close', () => log.info({ responseTime: performance.now() - startedAt }, 'event stream closed'))
+}
 
 /** GET /events: the caller's events as Server-Sent Events (CONTRACT §8). */
 const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -61,8 +72,11 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       reply.hijack()
       // Fastify's onResponse hooks never run for it: counted as answered when its head goes, logged when it ends.
       app.metrics.request('GET', '/events', 200, reply.elapsedTime / 1000)
-      socket.on('close', () => request.log.info({ responseTime: reply.elapsedTime }, 'event stream closed'))
+      logWhenClosed(socket, request.log, performance.now() - reply.elapsedTime)
       socket.write(`${HEAD}date: ${new Date().toUTCString()}\r\nx-request-id: ${request.id}\r\n\r\n: timgate events\n\n`)
+      // Node's response lets go of the socket: with it, Fastify's reply and request (kept by
+      // the response's listeners) are garbage, as no closure here outlives the handler.
+      reply.raw.detachSocket(socket)
     }
     const after = request.headers['last-event-id'] ?? request.query.after
     try {
