@@ -1,5 +1,7 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { build, text, type TestApp } from '../helper.js'
 import { stream } from '../fixtures/sse.js'
 import { rawConnect, requestHead, within } from '../fixtures/raw-http.js'
@@ -275,6 +277,28 @@ t.test('when a stream opens, then its head says what it is, carries the security
   t.equal(head.statusCode, 200)
   t.equal(head.headers['content-type'], 'text/event-stream; charset=utf-8')
   t.equal(head.body, '')
+})
+
+t.test('when a stream is open, then Node\'s response for it is garbage: an idle stream keeps the connection, not the request\'s objects', async t => {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const g = await build(t)
+  const url = await listen(g)
+  const responses: Array<WeakRef<object>> = []
+  g.app.server.on('request', (req: { url?: string }, res: object) => { if (req.url?.startsWith('/events') === true) responses.push(new WeakRef(res)) })
+  const b = stream(t, url, g.as('bob'))
+  await b.opened
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('still live'))
+  await b.wait(1)
+  t.equal(responses.length, 1)
+  // A WeakRef's target stays until the job that made it has ended: collected over a few turns.
+  for (let i = 0; i < 10 && responses[0]!.deref() !== undefined; i++) {
+    await sleep(10)
+    gc()
+  }
+  t.equal(responses[0]!.deref(), undefined, 'the response was collected while its stream stays open')
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('after the collection'))
+  t.match((await b.wait(2))[1]!.data.event_data, { message_elem_array: [{ text_elem_content: 'after the collection' }] })
 })
 
 t.test('when the app closes, then open streams end and the close does not wait for them', async t => {
