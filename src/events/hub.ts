@@ -97,22 +97,34 @@ export class EventHub {
     const set = stream.user === undefined ? this.#app : this.#byUser.get(stream.user) ?? new Set()
     if (stream.user !== undefined) this.#byUser.set(stream.user, set)
     set.add(stream)
-    stream.body.on('close', () => {
+    const release = () => {
       set.delete(stream)
       if (stream.user !== undefined && set.size === 0) this.#byUser.delete(stream.user)
       const left = (this.#owners.get(stream.owner) ?? 1) - 1
       if (left === 0) this.#owners.delete(stream.owner)
       else this.#owners.set(stream.owner, left)
-    })
-    // Everything after the hub's position reaches the stream live; a replay covers up to it.
-    // Live from now: after what had committed when the stream came, which is fixed before
-    // the client learns the stream is open (a change it makes after that comes later).
-    const from = this.#head
-    stream.lastPos = from
-    if (after === undefined) stream.lastPos = Math.max(from, await this.#events.settle())
-    stream.open(head)
-    if (after !== undefined) await this.#replay(stream, after, from)
-    stream.goLive()
+    }
+    stream.body.on('close', release)
+    try {
+      // Everything after the hub's position reaches the stream live; a replay covers up to it.
+      // Live from now: after what had committed when the stream came, which is fixed before
+      // the client learns the stream is open (a change it makes after that comes later).
+      const from = this.#head
+      stream.lastPos = from
+      if (after === undefined) stream.lastPos = Math.max(from, await this.#events.settle())
+      stream.open(head)
+      if (after !== undefined) await this.#replay(stream, after, from)
+      stream.goLive()
+    } catch (err) {
+      // Never opened: the request is answered with the error and its connection may live on
+      // (kept alive), so the stream leaves now rather than when the connection closes.
+      if (!stream.opened) {
+        stream.body.off('close', release)
+        release()
+        stream.abandon()
+      }
+      throw err
+    }
   }
 
   /** An online message: to the streams connected now, with the id of the last event each has (never replayed). */

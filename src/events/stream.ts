@@ -12,6 +12,12 @@ export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024
 const MAX_QUEUED = 10_000
 
 /**
+ * Connections an event stream has taken over (its head written on them directly): a client
+ * error on one (stray bytes after the request) closes it, never answers inside the stream.
+ */
+export const streamingSockets = new WeakSet<object>()
+
+/**
  * One SSE connection: frames are written as they come; while the stream replays the log
  * (catching up), live frames wait in order. A reader that lets more than
  * MAX_BUFFERED_BYTES pile up is cut, never buffered without bound.
@@ -42,7 +48,15 @@ export class EventStream {
     this.lastPos = start
     // 'on', not 'once': a socket closes once, and each once() costs a bound wrapper and its
     // state (~150 bytes a stream, with 10,000 idle streams' RSS near its bar).
-    this.body.on('close', () => { this.#ended = true })
+    this.body.on('close', this.#closed)
+  }
+
+  readonly #closed = () => { this.#ended = true }
+
+  /** The stream never opened and its connection lives on (the request was answered with an error): it lets go of the connection. */
+  abandon (): void {
+    this.#ended = true
+    this.body.off('close', this.#closed)
   }
 
   get opened (): boolean {

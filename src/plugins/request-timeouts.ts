@@ -3,6 +3,7 @@ import type { FastifyInstance, preParsingHookHandler } from 'fastify'
 import type { Socket } from 'node:net'
 import { Errors } from '../errors.js'
 import { rawErrorResponse } from './errors.js'
+import { streamingSockets } from '../events/stream.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -56,8 +57,9 @@ export function answerClientError (this: FastifyInstance, err: NodeJS.ErrnoExcep
   const e = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
     ? Errors.requestTimeout('the headers, or the whole request, did not arrive in time')
     : err.code === 'HPE_HEADER_OVERFLOW' ? Errors.headersTooLarge() : Errors.malformedHttp(err.code ?? 'unparsable')
-  // A response already under way on this connection must not be corrupted: just close.
+  // A response already under way on this connection (an event stream writes its own) must
+  // not be corrupted: just close.
   const inFlight = (socket as Socket & { _httpMessage?: { headersSent: boolean } | null })._httpMessage
-  if (socket.writable && inFlight?.headersSent !== true) socket.end(rawErrorResponse(e))
+  if (socket.writable && inFlight?.headersSent !== true && !streamingSockets.has(socket)) socket.end(rawErrorResponse(e))
   socket.destroySoon()
 }

@@ -77,6 +77,20 @@ t.test('when the log cannot be read as a stream starts, then an error answer, no
   t.match(await res.json(), { code: Number, desc: String })
 })
 
+t.test('when starts fail on a kept-alive connection, then each leaves at once: no slot stays taken until the connection closes', async t => {
+  const g = await build(t)
+  const url = await listen(g)
+  const events = g.app.store.events
+  const settle = events.settle.bind(events)
+  events.settle = async () => { throw new Error('the log is away') }
+  // fetch keeps its connection alive between requests.
+  for (let i = 0; i < 12; i++) t.equal((await fetch(url, { headers: g.as('bob') })).status, 500)
+  events.settle = settle
+  const b = stream(t, url, g.as('bob'))
+  await b.opened
+  t.pass('the 13th start opens (10 streams per identity)')
+})
+
 t.test('when a stream resumes with Last-Event-ID, then it gets every event it missed, once, then live', async t => {
   const g = await build(t)
   const url = await listen(g)
@@ -279,26 +293,49 @@ t.test('when a stream opens, then its head says what it is, carries the security
   t.equal(head.body, '')
 })
 
-t.test('when a stream is open, then Node\'s response for it is garbage: an idle stream keeps the connection, not the request\'s objects', async t => {
+t.test('when a stream is open, then Fastify\'s reply and request for it are garbage: an idle stream keeps the connection, not the request\'s objects', async t => {
   setFlagsFromString('--expose-gc')
   const gc = runInNewContext('gc') as () => void
   const g = await build(t)
+  const replies: Array<WeakRef<object>> = []
+  g.app.addHook('onRequest', async (request, reply) => { if (request.url.startsWith('/events')) replies.push(new WeakRef(reply), new WeakRef(request)) })
   const url = await listen(g)
-  const responses: Array<WeakRef<object>> = []
-  g.app.server.on('request', (req: { url?: string }, res: object) => { if (req.url?.startsWith('/events') === true) responses.push(new WeakRef(res)) })
   const b = stream(t, url, g.as('bob'))
   await b.opened
   await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('still live'))
   await b.wait(1)
-  t.equal(responses.length, 1)
+  t.equal(replies.length, 2)
   // A WeakRef's target stays until the job that made it has ended: collected over a few turns.
-  for (let i = 0; i < 10 && responses[0]!.deref() !== undefined; i++) {
+  for (let i = 0; i < 10 && replies.some(r => r.deref() !== undefined); i++) {
     await sleep(10)
     gc()
   }
-  t.equal(responses[0]!.deref(), undefined, 'the response was collected while its stream stays open')
+  t.same(replies.map(r => r.deref()), [undefined, undefined], 'the reply and request were collected while their stream stays open')
   await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('after the collection'))
   t.match((await b.wait(2))[1]!.data.event_data, { message_elem_array: [{ text_elem_content: 'after the collection' }] })
+})
+
+t.test('when a request or stray bytes follow a stream on its connection, then nothing is answered inside the stream and the gateway stays up', async t => {
+  const g = await build(t)
+  const url = new URL(await listen(g))
+  const auth = { authorization: `Bearer ${g.sig('bob')}` }
+  const r = await rawConnect(t, Number(url.port))
+  // A second request pipelined behind the stream, and another stream: both wait, unanswered.
+  r.socket.write(requestHead('GET', '/events', auth) + requestHead('GET', '/health', {}) + requestHead('GET', '/events', auth))
+  t.ok(await r.until(res => res.body.includes(': timgate events'), 10_000), 'the stream opened')
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('to the first stream'))
+  const got = await r.until(res => res.body.includes('to the first stream'), 10_000)
+  t.notOk(got!.body.toString('latin1').includes('HTTP/1.1'), 'no other answer inside the stream')
+  t.equal((await fetch(`${url.origin}/health`)).status, 200, 'the gateway is up')
+
+  // Bytes that are no request: the connection closes, with no error answer written into the stream.
+  const junk = await rawConnect(t, Number(url.port))
+  junk.socket.write(requestHead('GET', '/events', auth))
+  t.ok(await junk.until(res => res.body.includes(': timgate events'), 10_000))
+  junk.socket.write('this is not HTTP\r\n\r\n')
+  t.ok(await junk.closedWithin(10_000), 'closed')
+  t.notOk(junk.response().body.toString('latin1').includes('HTTP/1.1'), 'no error answer inside the stream')
+  t.equal((await fetch(`${url.origin}/health`)).status, 200, 'the gateway is up')
 })
 
 t.test('when the app closes, then open streams end and the close does not wait for them', async t => {
