@@ -133,9 +133,12 @@ export class Deliverer {
     await Promise.race([Promise.all([...this.#attempts]), new Promise(resolve => { timer = setTimeout(resolve, graceMs) })])
     clearTimeout(timer)
     await new Promise(resolve => setImmediate(resolve))
-    // Outcomes still gathering are recorded now.
-    if (this.#flushTimer !== undefined) this.#startFlush()
-    await this.#flushing
+    // Outcomes still gathering are recorded now, and those that ended meanwhile; attempts
+    // ending after this are not recorded (their leases run out: tried again, at least once).
+    while (this.#flushTimer !== undefined || this.#flushing !== undefined) {
+      if (this.#flushTimer !== undefined) this.#startFlush()
+      await this.#flushing
+    }
     this.#closed = true
   }
 
@@ -219,6 +222,10 @@ export class Deliverer {
   #startFlush (): void {
     clearTimeout(this.#flushTimer)
     this.#flushTimer = undefined
+    if (this.#closed) {
+      this.#outcomes = []
+      return
+    }
     const flushing = this.#flush().finally(() => { if (this.#flushing === flushing) this.#flushing = undefined })
     this.#flushing = flushing
   }
