@@ -61,10 +61,11 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     // A HEAD request gets the head alone (Fastify answers it from this handler too).
     if (request.method === 'HEAD') return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-cache').send('')
     // The stream writes its head and frames on the connection itself, past Fastify's reply
-    // and Node's response (as an upgrade would): an idle stream then costs the connection
-    // and little else. 10,000 idle streams: +87–96 MB RSS; +101–110 through the response,
-    // +168 through a PassThrough. The body ends with the connection. onSend hooks do not run
-    // for it: the headers of src/plugins/response-headers.ts are in HEAD.
+    // and Node's response (which stays the connection's current message, unused): an idle
+    // stream then costs the connection and little else. 10,000 idle streams: +87–100 MB RSS;
+    // +101–110 through the response, +168 through a PassThrough. The body ends with the
+    // connection. onSend hooks do not run for it: the headers of
+    // src/plugins/response-headers.ts are in HEAD.
     const socket = reply.raw.socket
     // Pipelined behind another request on its connection, it would wait behind that answer
     // (and a stream's never ends): refused, not streamed into another response's body.
