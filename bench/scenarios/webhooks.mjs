@@ -30,7 +30,10 @@ const ADMIN = 'administrator'
 /** The receiver (bench/lib/hook-receiver.mjs), in a child process: counts deliveries and before-send calls. */
 async function startReceiver (ctx) {
   const child = ctx.track(fork(new URL('../lib/hook-receiver.mjs', import.meta.url).pathname, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }))
-  const [{ port }] = await once(child, 'message')
+  // once() rejects on 'error'; an exit before the port is told would leave it waiting.
+  const exited = once(child, 'exit').then(([code]) => { throw new Error(`the webhook receiver exited with ${code}`) })
+  const [{ port }] = await Promise.race([once(child, 'message'), exited])
+  exited.catch(() => {})
   const counts = async () => {
     child.send('counts')
     return (await once(child, 'message'))[0]
@@ -41,8 +44,10 @@ async function startReceiver (ctx) {
     delivered: async () => (await counts()).delivered,
     calls: async () => (await counts()).calls,
     close: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const gone = once(child, 'exit')
       child.kill()
-      await once(child, 'exit')
+      await gone
     },
   }
 }
