@@ -97,7 +97,11 @@ export class EventHub {
     const set = stream.user === undefined ? this.#app : this.#byUser.get(stream.user) ?? new Set()
     if (stream.user !== undefined) this.#byUser.set(stream.user, set)
     set.add(stream)
+    // Once only: the connection may close while a start that then fails is still reading.
+    let released = false
     const release = () => {
+      if (released) return
+      released = true
       set.delete(stream)
       if (stream.user !== undefined && set.size === 0) this.#byUser.delete(stream.user)
       const left = (this.#owners.get(stream.owner) ?? 1) - 1
