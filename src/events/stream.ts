@@ -1,4 +1,4 @@
-import type { Writable } from 'node:stream'
+import type { Socket } from 'node:net'
 
 /**
  * A stream whose reader has more than SLOW_BYTES waiting for longer than SLOW_MS is cut (it
@@ -8,6 +8,8 @@ import type { Writable } from 'node:stream'
 export const SLOW_BYTES = 1024 * 1024
 export const SLOW_MS = 5000
 export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024
+/** A stream that ends has this long to hand its reader what is buffered before its connection is dropped. */
+export const END_GRACE_MS = 1000
 /** Frames a stream may queue while it catches up with the log before it is cut. */
 const MAX_QUEUED = 10_000
 
@@ -33,10 +35,10 @@ export class EventStream {
 
   constructor (
     /**
-     * Where frames go: the HTTP response itself, its head already sent. No stream in
+     * Where frames go: the connection itself, once the head is written on it. No stream in
      * between: a PassThrough piped by Fastify cost ~5 KB more per idle stream.
      */
-    readonly body: Writable,
+    readonly body: Socket,
     /** The user whose events it carries; undefined for the app stream. */
     readonly user: string | undefined,
     /** The identity it counts against (streams per identity). */
@@ -134,12 +136,17 @@ export class EventStream {
     if (nowMs - this.#slowSince >= SLOW_MS) this.cut()
   }
 
-  /** Ends the stream normally. */
+  /**
+   * Ends the stream normally: what is buffered goes, then the connection closes, without
+   * waiting for the reader to close its side (a reader that never does, or never reads,
+   * would hold a closing server until its grace ran out).
+   */
   end (): void {
     if (this.#ended) return
     if (!this.#opened) return this.cut()
     this.#ended = true
-    this.body.end()
+    this.body.destroySoon()
+    setTimeout(() => this.body.destroy(), END_GRACE_MS).unref()
   }
 
   /** Drops the connection: the reader was too slow. */

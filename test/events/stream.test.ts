@@ -1,4 +1,6 @@
 import t from 'tap'
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
@@ -244,6 +246,33 @@ t.test('when an identity has 10 streams, then the 11th is 429 9507 with Retry-Af
   t.equal(status, 200, 'a closed stream frees its slot')
 })
 
+t.test('when a client leaves while its stream\'s start is failing, then its slot is given back once, not twice', async t => {
+  const g = await build(t)
+  const url = new URL(await listen(g))
+  const first = stream(t, url.toString(), g.as('bob'))
+  await first.opened
+  const events = g.app.store.events
+  const settle = events.settle.bind(events)
+  let leave: () => void = () => {}
+  const left = new Promise<void>(resolve => { leave = resolve })
+  events.settle = async () => {
+    await left
+    await sleep(50)
+    throw new Error('the log is away')
+  }
+  const r = await rawConnect(t, Number(url.port))
+  r.socket.write(requestHead('GET', '/events', { authorization: `Bearer ${g.sig('bob')}` }))
+  await sleep(100)
+  r.socket.destroy()
+  leave()
+  await sleep(200)
+  events.settle = settle
+  // bob has one stream: nine more make ten, and the next is refused.
+  const more = Array.from({ length: 9 }, () => stream(t, url.toString(), g.as('bob')))
+  await Promise.all(more.map(s => s.opened))
+  t.equal((await fetch(url, { headers: g.as('bob') })).status, 429)
+})
+
 t.test('when a stream\'s UserSig expires, then the stream ends', async t => {
   let clock = Math.floor(Date.now() / 1000)
   const g = await build(t, {}, { now: () => clock })
@@ -345,6 +374,19 @@ t.test('when the app closes, then open streams end and the close does not wait f
   await b.opened
   await g.app.close()
   t.pass('closed')
+})
+
+t.test('when the app closes, then a stream whose reader neither reads nor closes its side is dropped, not waited for', async t => {
+  const g = await build(t)
+  const url = new URL(await listen(g))
+  const socket = connect({ port: Number(url.port), host: '127.0.0.1', allowHalfOpen: true })
+  t.teardown(() => { socket.destroy() })
+  socket.on('error', () => {})
+  await once(socket, 'connect')
+  socket.write(requestHead('GET', '/events', { authorization: `Bearer ${g.sig('bob')}` }))
+  await once(socket, 'data')
+  socket.pause()
+  t.equal(await within(g.app.close().then(() => 'closed'), 8000, 'still waiting'), 'closed')
 })
 
 t.test('when a reader lets its stream pile up, then it is cut, not buffered without bound, and resumes with all it missed', async t => {
