@@ -9,14 +9,16 @@ import { SECURITY_HEADERS } from '../src/plugins/response-headers.js'
 import { Errors } from '../src/errors.js'
 import { errors } from './responses.js'
 
-/** The response's head but its date and request id: one string for every stream. */
-const HEAD = 'HTTP/1.1 200 OK\r\n' + Object.entries({
-  ...SECURITY_HEADERS,
+/** What a stream's head says of it, also in the answer to HEAD. */
+const STREAM_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
   'cache-control': 'no-cache',
   'x-accel-buffering': 'no',
-  connection: 'close',
-}).map(([name, value]) => `${name}: ${value}\r\n`).join('')
+} as const
+
+/** The response's head but its date and request id: one string for every stream. */
+const HEAD = 'HTTP/1.1 200 OK\r\n' + Object.entries({ ...SECURITY_HEADERS, ...STREAM_HEADERS, connection: 'close' })
+  .map(([name, value]) => `${name}: ${value}\r\n`).join('')
 
 /**
  * Logs the stream's end. Made outside the handler: a closure made in it would keep the
@@ -59,7 +61,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       throw Errors.tooManyStreams(STREAMS_PER_IDENTITY)
     }
     // A HEAD request gets the head alone (Fastify answers it from this handler too).
-    if (request.method === 'HEAD') return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-cache').send('')
+    if (request.method === 'HEAD') return reply.headers(STREAM_HEADERS).send('')
     // The stream writes its head and frames on the connection itself, past Fastify's reply
     // and Node's response (which stays the connection's current message, unused): an idle
     // stream then costs the connection and little else. 10,000 idle streams: +87–100 MB RSS;
