@@ -6,7 +6,7 @@ import { contentJson, rowToMessage as toMessage, type MessageRow as Row } from '
 import { retrying, run, statement, transaction, translated, type Queryable } from './pool.js'
 import { groupCommit, type GroupWritten } from './group-commit.js'
 import type { PgEventAppender } from './events.js'
-import { bloomHex, indexWith, INSERT_ONE_CTES, SEARCH_MERGE, unindexWith } from './search.js'
+import { bloomHex, INSERT_ONE_CTES, MERGE_BLOCKS, mergeParams, pendingBlocks, SEARCH_MERGE, unindexWith } from './search.js'
 import { addToBloom, BLOOM_BYTES, searchTexts } from '../search-index.js'
 
 /**
@@ -64,6 +64,10 @@ function rowChanges (m: NewMessage, time: number): RowChange[] {
   const row = (user: string, peer: string): RowChange => ({ key, user, peer, group: false, time, sent: countable && m.sender === user ? 1 : 0, unhide: false })
   return a === b ? [row(a, b)] : [row(a, b), row(b, a)]
 }
+
+/** The read points of (conversation $n, user $n+1) pairs, i 1-based. */
+const READ_POINTS_OF = (n: number) => `SELECT x.i, r.server_time, r.seq, r.id FROM unnest($${n}::text[], $${n + 1}::text[]) WITH ORDINALITY AS x(k, u, i)
+    CROSS JOIN LATERAL (SELECT rp.server_time, rp.seq, rp.id FROM read_points rp WHERE rp.conv_key = x.k AND rp.user_id = x.u) r`
 
 const sql = {
   /**
@@ -146,18 +150,30 @@ const sql = {
     SELECT q.i, q.id, q.seq, q.server_time, rp.server_time AS read_time, rp.seq AS read_seq, rp.id AS read_id
     FROM q LEFT JOIN read_points rp ON rp.conv_key = q.conv_key AND rp.user_id = q.reader`),
   /** The read points of (conversation $1, user $2) pairs, i 1-based. */
-  readPointsOf: statement('read_points_pairs', `SELECT x.i, r.server_time, r.seq, r.id FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(k, u, i)
-    CROSS JOIN LATERAL (SELECT rp.server_time, rp.seq, rp.id FROM read_points rp WHERE rp.conv_key = x.k AND rp.user_id = x.u) r`),
-  /** Users' C2C rows, locked in key and user order ($1 keys, $2 users, $3 peers, $4 times, $5 sent counts). */
-  upsertC2cRows: statement('upsert_c2c_rows', `INSERT INTO user_conversations AS u (user_id, conv_key, is_group, peer, listed, active_time, sent)
-    SELECT x.user_id, x.k, false, x.peer, true, x.t, x.n FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS x(k, user_id, peer, t, n)
-    ORDER BY x.k, x.user_id
-    ${C2C_CONFLICT}`),
-  /** Group rows of their members ($1 keys, $2 users, $3 times, $4 sent counts, $5 unhide). */
-  updateGroupRows: statement('update_group_rows', `UPDATE user_conversations AS u SET sent = u.sent + x.n, active_time = greatest(u.active_time, x.t),
-      hidden_seq = CASE WHEN x.unhide THEN NULL ELSE u.hidden_seq END
-    FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::boolean[]) AS x(k, user_id, t, n, unhide)
-    WHERE u.user_id = x.user_id AND u.conv_key = x.k`),
+  readPointsOf: statement('read_points_pairs', READ_POINTS_OF(1)),
+  /**
+   * What a write of several messages changes besides the messages and their refs, in one
+   * statement (each part was a round trip of its own, and an import of 1000 held its
+   * 10,000 objects across each): the conversations' counters ($1-$5), users' C2C rows
+   * ($6-$10, in key and user order), members' group rows ($11-$15), the search blocks
+   * ($16-$20, mergeParams); and the read points of (conversation $21, user $22) pairs.
+   */
+  afterInsert: statement('after_insert', `WITH cs AS (
+      UPDATE conversations AS c SET last_seq = v.last_seq, last_time = v.last_time, tally = v.tally, active_time = greatest(c.active_time, v.active_time)
+      FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS v(conv_key, last_seq, last_time, tally, active_time)
+      WHERE c.conv_key = v.conv_key),
+    uc AS (
+      INSERT INTO user_conversations AS u (user_id, conv_key, is_group, peer, listed, active_time, sent)
+      SELECT x.user_id, x.k, false, x.peer, true, x.t, x.n FROM unnest($6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[]) AS x(k, user_id, peer, t, n)
+      ORDER BY x.k, x.user_id
+      ${C2C_CONFLICT}),
+    ug AS (
+      UPDATE user_conversations AS u SET sent = u.sent + x.n, active_time = greatest(u.active_time, x.t),
+        hidden_seq = CASE WHEN x.unhide THEN NULL ELSE u.hidden_seq END
+      FROM unnest($11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::boolean[]) AS x(k, user_id, t, n, unhide)
+      WHERE u.user_id = x.user_id AND u.conv_key = x.k),
+    sb AS (${MERGE_BLOCKS(16)})
+    ${READ_POINTS_OF(21)}`),
   /** Locks conversations in key order (the one order of every writer: no deadlock), creating missing ones. */
   lockConversations: statement('lock_conversations', `INSERT INTO conversations AS c (conv_key, last_seq, user_a, user_b)
     SELECT k, 0, a, b FROM unnest($1::text[], $2::text[], $3::text[]) AS k(k, a, b) ORDER BY k COLLATE "C"
@@ -165,16 +181,19 @@ const sql = {
     RETURNING c.conv_key, c.last_seq, c.last_time, c.tally`),
   /** One conversation's row, locked (when it exists: else it holds no message yet). */
   lockConversation: statement('lock_conversation', 'SELECT 1 FROM conversations WHERE conv_key = $1 FOR UPDATE'),
-  setLastSeqs: statement('set_last_seqs', `UPDATE conversations AS c SET last_seq = v.last_seq, last_time = v.last_time,
-      tally = v.tally, active_time = greatest(c.active_time, v.active_time)
-    FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS v(conv_key, last_seq, last_time, tally, active_time)
-    WHERE c.conv_key = v.conv_key`),
   /** The stored imports among (conv_key, sender, time, rand) candidates, each as its sender sees it; i is 1-based. */
   findImported: statement('find_imported', `SELECT k.i, ${columns('k.sender')}
     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS k(conv_key, sender, t, r, i)
     JOIN messages m ON m.conv_key = k.conv_key AND m.sender = k.sender AND m.server_time = k.t AND m.rand = k.r
       AND m.origin = ${Origin.Imported}`),
-  nextIds: statement('next_ids', 'SELECT nextval(\'message_ids\') AS id FROM generate_series(1, $1::integer)'),
+  /**
+   * $1 new ids, as the runs of consecutive ids they form (one run unless another writer
+   * drew ids meanwhile): a row per id cost the gateway a parsed row object each.
+   */
+  nextId: statement('next_id', 'SELECT nextval(\'message_ids\') AS id'),
+  nextIds: statement('next_ids', `SELECT min(id) AS lo, max(id) AS hi FROM (
+      SELECT id, id - row_number() OVER (ORDER BY id) AS run FROM (SELECT nextval('message_ids') AS id FROM generate_series(1, $1::integer)) n) r
+    GROUP BY run ORDER BY lo`),
   insertMany: statement('insert_many', `INSERT INTO messages
       (id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content, tally)
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
@@ -282,9 +301,12 @@ const COPY_MESSAGES = 'COPY messages (id, conv_key, seq, sender, owner, server_t
  * transaction is then aborted, to be rolled back to before this).
  */
 async function copyMessages (client: pg.ClientBase, news: readonly StoredMessage[], elemMasks: readonly number[], tallies: readonly number[]): Promise<boolean> {
+  // A conversation's key has a newline: escaped once for all its messages, not once each.
+  const escaped = new Map<string, string>()
+  const once = (s: string): string => escaped.get(s) ?? escaped.set(s, copyText(s)).get(s)!
   let text = ''
   news.forEach((m, i) => {
-    text += `${m.id}\t${copyText(m.convKey)}\t${m.seq}\t${copyText(m.sender)}\t${m.owner === null ? '\\N' : copyText(m.owner)}\t${m.serverTime}\t` +
+    text += `${m.id}\t${once(m.convKey)}\t${m.seq}\t${once(m.sender)}\t${m.owner === null ? '\\N' : once(m.owner)}\t${m.serverTime}\t` +
       `${m.clientTime}\t${m.rand}\t${m.status}\t${m.origin}\t${elemMasks[i]}\t${copyText(contentJson(m.content))}\t${tallies[i]}\n`
   })
   const stream = client.query(copyFrom(COPY_MESSAGES))
@@ -313,31 +335,37 @@ const storedMessage = (m: NewMessage, id: number, seq: number, serverTime: numbe
   status: m.status, origin: m.origin, revoker: null, deleted: false, content: m.content,
 })
 
-/** The users' rows of the conversation list that stored messages change, one write per user and conversation. */
-async function writeRows (db: Queryable, changes: RowChange[]): Promise<void> {
-  // By conversation, then user: an import of 1000 brings 2000 changes to two rows.
-  const byRow = new Map<string, Map<string, RowChange>>()
-  const all: RowChange[] = []
-  for (const c of changes) {
-    let ofConv = byRow.get(c.key)
-    if (ofConv === undefined) byRow.set(c.key, ofConv = new Map())
-    const was = ofConv.get(c.user)
-    if (was === undefined) {
-      const row = { ...c }
-      ofConv.set(c.user, row)
-      all.push(row)
-    } else {
-      was.time = Math.max(was.time, c.time)
-      was.sent += c.sent
-      was.unhide ||= c.unhide
+/**
+ * The users' rows of the conversation list that stored messages change, one change per
+ * user and conversation: an import of 1000 brings 2000 changes to two rows, folded in as
+ * they come (not 2000 objects first).
+ */
+class RowTally {
+  readonly #byRow = new Map<string, Map<string, RowChange>>()
+  readonly #all: RowChange[] = []
+
+  add (m: NewMessage, time: number): void {
+    for (const c of rowChanges(m, time)) {
+      let ofConv = this.#byRow.get(c.key)
+      if (ofConv === undefined) this.#byRow.set(c.key, ofConv = new Map())
+      const was = ofConv.get(c.user)
+      if (was === undefined) {
+        ofConv.set(c.user, c)
+        this.#all.push(c)
+      } else {
+        was.time = Math.max(was.time, c.time)
+        was.sent += c.sent
+        was.unhide ||= c.unhide
+      }
     }
   }
-  const c2c = all.filter(c => !c.group)
-  const groups = all.filter(c => c.group)
-  if (c2c.length > 0) await run(db, sql.upsertC2cRows, [c2c.map(c => c.key), c2c.map(c => c.user), c2c.map(c => c.peer), c2c.map(c => c.time), c2c.map(c => c.sent)])
-  if (groups.length > 0) {
-    await run(db, sql.updateGroupRows, [groups.map(c => c.key), groups.map(c => c.user), groups.map(c => c.unhide ? c.time : 0),
-      groups.map(c => c.sent), groups.map(c => c.unhide)])
+
+  /** after_insert's $6-$15: the C2C rows to upsert, the group rows to update. */
+  params (): unknown[] {
+    const c2c = this.#all.filter(c => !c.group)
+    const groups = this.#all.filter(c => c.group)
+    return [c2c.map(c => c.key), c2c.map(c => c.user), c2c.map(c => c.peer), c2c.map(c => c.time), c2c.map(c => c.sent),
+      groups.map(c => c.key), groups.map(c => c.user), groups.map(c => c.unhide ? c.time : 0), groups.map(c => c.sent), groups.map(c => c.unhide)]
   }
 }
 
@@ -389,13 +417,22 @@ function insertSharedWith (pool: Queryable, messages: NewMessage[], readers: Rea
   })
 }
 
-/** Per message, the read point of its reader (readers: per message, undefined for none) in its conversation, on `db`. */
-async function readPointsWith (db: Queryable, messages: readonly NewMessage[], readers: ReadonlyArray<string | undefined>): Promise<Array<HistoryPosition | undefined>> {
-  const points: Array<HistoryPosition | undefined> = messages.map(() => undefined)
-  const asked = readers.flatMap((userId, at) => userId === undefined ? [] : [{ convKey: messages[at]!.conv.key, userId, at }])
-  if (asked.length === 0) return points
-  const { rows } = await run<{ i: number, server_time: number, seq: number, id: number }>(db, sql.readPointsOf, [asked.map(a => a.convKey), asked.map(a => a.userId)])
-  for (const r of rows) points[asked[r.i - 1]!.at] = { serverTime: r.server_time, seq: r.seq, id: r.id }
+/** The (conversation, user) pairs whose read points a write answers: readers are per message, undefined for none. */
+function askedPoints (messages: readonly NewMessage[], readers: ReadonlyArray<string | undefined>): { keys: string[], users: string[], at: number[] } {
+  const asked = { keys: [] as string[], users: [] as string[], at: [] as number[] }
+  readers.forEach((userId, at) => {
+    if (userId === undefined) return
+    asked.keys.push(messages[at]!.conv.key)
+    asked.users.push(userId)
+    asked.at.push(at)
+  })
+  return asked
+}
+
+/** Per message, the read point its reader asked for (rows of READ_POINTS_OF over `asked`). */
+function pointsOf (count: number, asked: { at: number[] }, rows: ReadonlyArray<{ i: number, server_time: number, seq: number, id: number }>): Array<HistoryPosition | undefined> {
+  const points: Array<HistoryPosition | undefined> = new Array(count).fill(undefined)
+  for (const r of rows) points[asked.at[r.i - 1]!] = { serverTime: r.server_time, seq: r.seq, id: r.id }
   return points
 }
 
@@ -407,13 +444,24 @@ async function readPointsWith (db: Queryable, messages: readonly NewMessage[], r
  * every import committed before them.
  */
 export async function insertWith (db: pg.ClientBase, messages: NewMessage[], events: PgEventAppender): Promise<StoredMessage[]> {
+  return (await writeWith(db, messages, events, [])).stored
+}
+
+/** insertWith, and per message the read point of its reader (readers: per message, undefined for none) as the write saw it. */
+async function writeWith (db: pg.ClientBase, messages: NewMessage[], events: PgEventAppender, readers: ReadonlyArray<string | undefined>): Promise<GroupWritten> {
   const only = messages[0]
-  if (only === undefined) return []
-  if (messages.length === 1 && only.origin !== Origin.Imported) return (await insertOneWith(db, only, null)).stored
+  if (only === undefined) return { stored: [], points: [] }
+  if (messages.length === 1 && only.origin !== Origin.Imported) {
+    const { stored, readPoint } = await insertOneWith(db, only, readers[0] ?? null)
+    return { stored, points: [readPoint] }
+  }
+  const asked = askedPoints(messages, readers)
   const convs = [...new Map(messages.map(m => [m.conv.key, m.conv])).values()]
   const { rows: locked } = await run<{ conv_key: string, last_seq: number, last_time: number, tally: number }>(db, sql.lockConversations, [
     convs.map(c => c.key), convs.map(c => c.users?.[0] ?? null), convs.map(c => c.users?.[1] ?? null)])
-  const imports = messages.flatMap((m, at) => m.origin === Origin.Imported ? [{ m, at }] : [])
+  // Where the imports are (numbers, not an object per message: an import's objects live through every round trip).
+  const imports: number[] = []
+  messages.forEach((m, at) => { if (m.origin === Origin.Imported) imports.push(at) })
   if (imports.length > 0) {
     // Imports are rarely there already: first as if none were (no lookup of 1000 keys
     // first), by COPY, which the unique index fails should one be there; then all again
@@ -426,21 +474,23 @@ export async function insertWith (db: pg.ClientBase, messages: NewMessage[], eve
   return (await attempt(false))!
 
   /** The write, given the conversations as locked; `hopeful`: with no lookup of stored imports, by COPY (undefined if one was stored). */
-  async function attempt (hopeful: boolean): Promise<StoredMessage[] | undefined> {
+  async function attempt (hopeful: boolean): Promise<GroupWritten | undefined> {
     const before = new Map(locked.map(r => [r.conv_key, r.last_seq]))
     const lastSeq = new Map(before)
     const lastTime = new Map(locked.map(r => [r.conv_key, r.last_time]))
     const tally = new Map(locked.map(r => [r.conv_key, r.tally]))
     const activeTime = new Map(locked.map(r => [r.conv_key, 0]))
 
-    const out: Array<StoredMessage | undefined> = messages.map(() => undefined)
+    const out: Array<StoredMessage | undefined> = new Array(messages.length).fill(undefined)
     if (imports.length > 0 && !hopeful) {
       const { rows } = await run<Row & { i: number }>(db, sql.findImported, [
-        imports.map(x => x.m.conv.key), imports.map(x => x.m.sender), imports.map(x => x.m.serverTime), imports.map(x => x.m.rand)])
-      for (const row of rows) out[imports[row.i - 1]!.at] = toMessage(row)
+        imports.map(at => messages[at]!.conv.key), imports.map(at => messages[at]!.sender), imports.map(at => messages[at]!.serverTime),
+        imports.map(at => messages[at]!.rand)])
+      for (const row of rows) out[imports[row.i - 1]!] = toMessage(row)
     }
 
-    const created: Array<{ at: number, seq: number, serverTime: number, tally: number }> = []
+    // What each new message gets, message by message (at: its place in `messages`).
+    const created = { at: [] as number[], seq: [] as number[], serverTime: [] as number[], tally: [] as number[] }
     const twins: Array<{ at: number, of: number }> = []
     const firstImport = new Map<string, number>()
     messages.forEach((m, at) => {
@@ -467,38 +517,45 @@ export async function insertWith (db: pg.ClientBase, messages: NewMessage[], eve
         tally.set(m.conv.key, counted)
         activeTime.set(m.conv.key, Math.max(activeTime.get(m.conv.key)!, serverTime))
       }
-      created.push({ at, seq, serverTime, tally: counted })
+      created.at.push(at)
+      created.seq.push(seq)
+      created.serverTime.push(serverTime)
+      created.tally.push(counted)
     })
-    if (created.length > 0) {
-      const { rows } = await run<{ id: number }>(db, sql.nextIds, [created.length])
-      const ids = rows.map(r => r.id).sort((a, b) => a - b)
-      const news = created.map(({ at, seq, serverTime }, i) => storedMessage(messages[at]!, ids[i]!, seq, serverTime))
-      created.forEach(({ at }, i) => { out[at] = news[i] })
-      const elemMasks = created.map(({ at }) => messages[at]!.elemMask)
+    let pointRows: Array<{ i: number, server_time: number, seq: number, id: number }> = []
+    if (created.at.length > 0) {
+      const { rows } = await run<{ lo: number, hi: number }>(db, sql.nextIds, [created.at.length])
+      const ids: number[] = []
+      for (const { lo, hi } of rows) for (let id = lo; id <= hi; id++) ids.push(id)
+      const news = created.at.map((at, i) => storedMessage(messages[at]!, ids[i]!, created.seq[i]!, created.serverTime[i]!))
+      created.at.forEach((at, i) => { out[at] = news[i] })
+      const elemMasks = created.at.map(at => messages[at]!.elemMask)
       if (hopeful) {
-        if (!await copyMessages(db, news, elemMasks, created.map(c => c.tally))) return undefined
+        if (!await copyMessages(db, news, elemMasks, created.tally)) return undefined
       } else {
         await run(db, sql.insertMany, [
           news.map(m => m.id), news.map(m => m.convKey), news.map(m => m.seq), news.map(m => m.sender),
           news.map(m => m.owner), news.map(m => m.serverTime), news.map(m => m.clientTime), news.map(m => m.rand),
-          news.map(m => m.status), news.map(m => m.origin), elemMasks, news.map(m => contentJson(m.content)), created.map(c => c.tally)])
+          news.map(m => m.status), news.map(m => m.origin), elemMasks, news.map(m => contentJson(m.content)), created.tally])
       }
-      const refs = created.flatMap(({ at }, i) => messages[at]!.refs.map(ref => [news[i]!.convKey, bytes(ref), news[i]!.id] as const))
+      const refs = created.at.flatMap((at, i) => messages[at]!.refs.map(ref => [news[i]!.convKey, bytes(ref), news[i]!.id] as const))
       if (refs.length > 0) await run(db, sql.insertRefs, [refs.map(r => r[0]), refs.map(r => r[1]), refs.map(r => r[2])])
-      await indexWith(db, news.map((m, i) => ({
+      const blocks = await pendingBlocks(db, news.map((m, i) => ({
         m: { id: m.id, convKey: m.convKey, seq: m.seq, serverTime: m.serverTime, sender: m.sender, elemMask: elemMasks[i]!, content: m.content },
         owner: m.owner,
       })))
-      await events.messages(db, news.filter((_, i) => messages[created[i]!.at]!.event).map(m => ({ convKey: m.convKey, messageId: m.id, at: m.serverTime })))
+      await events.messages(db, news.filter((_, i) => messages[created.at[i]!]!.event).map(m => ({ convKey: m.convKey, messageId: m.id, at: m.serverTime })))
       const advanced = convs.map(c => c.key).filter(k => lastSeq.get(k) !== before.get(k))
-      if (advanced.length > 0) {
-        await run(db, sql.setLastSeqs, [advanced, advanced.map(k => lastSeq.get(k)!), advanced.map(k => lastTime.get(k)!),
-          advanced.map(k => tally.get(k)!), advanced.map(k => activeTime.get(k)!)])
-      }
-      await writeRows(db, created.flatMap(({ at, serverTime }) => rowChanges(messages[at]!, serverTime)))
+      const listRows = new RowTally()
+      created.at.forEach((at, i) => listRows.add(messages[at]!, created.serverTime[i]!))
+      ;({ rows: pointRows } = await run<{ i: number, server_time: number, seq: number, id: number }>(db, sql.afterInsert, [
+        advanced, advanced.map(k => lastSeq.get(k)!), advanced.map(k => lastTime.get(k)!), advanced.map(k => tally.get(k)!), advanced.map(k => activeTime.get(k)!),
+        ...listRows.params(), ...mergeParams(blocks), asked.keys, asked.users]))
+    } else if (asked.at.length > 0) {
+      ({ rows: pointRows } = await run<{ i: number, server_time: number, seq: number, id: number }>(db, sql.readPointsOf, [asked.keys, asked.users]))
     }
     for (const { at, of } of twins) out[at] = asRead(out[of]!)
-    return out as StoredMessage[]
+    return { stored: out as StoredMessage[], points: pointsOf(messages.length, asked, pointRows) }
   }
 }
 
@@ -531,10 +588,7 @@ export function pgMessages (pool: pg.Pool, poolSize: number, events: PgEventAppe
    */
   const together = async (messages: NewMessage[], readers: ReadonlyArray<string | undefined>): Promise<GroupWritten> => {
     if (sharedSends(messages)) return insertSharedWith(pool, messages, readers)
-    return transaction(pool, async client => {
-      const stored = await insertWith(client, messages, events)
-      return { stored, points: await readPointsWith(client, messages, readers) }
-    })
+    return transaction(pool, client => writeWith(client, messages, events, readers))
   }
   const alone = async (messages: NewMessage[], reader?: string): Promise<Written> => {
     const only = messages[0]
@@ -558,7 +612,7 @@ export function pgMessages (pool: pg.Pool, poolSize: number, events: PgEventAppe
       return write(messages, reader)
     },
     async allocateId () {
-      const { rows: [row] } = await run<{ id: number }>(pool, sql.nextIds, [1])
+      const { rows: [row] } = await run<{ id: number }>(pool, sql.nextId, [])
       return row!.id
     },
     async get (convKey, viewer, id) {

@@ -195,18 +195,28 @@ export class MessageService {
     return this.#storeOne(conv, who.actAs, await this.#screened(draft, msg))
   }
 
-  /**
-   * Stores one message and answers it as `viewer` sees it, with the one read point its
-   * view depends on read by the same write.
-   */
+  /** Stores one message and answers it as `viewer` sees it (#storeAll). */
   async #storeOne (conv: Conversation, viewer: string, draft: NewMessage): Promise<MessageOut> {
-    const needs = lensNeeds(conv, viewer, [draft])
-    const reader = needs.read ? viewer : needs.peer ? conv.target : undefined
-    if (reader === undefined) return (await this.#views(conv, viewer, await this.store([draft])))[0]!
-    const { stored: [stored], readPoint } = await this.#messages.insertReading([draft], reader)
-    this.#onStored(1)
-    const lens: Lens = { viewer, ...(readPoint !== undefined && (needs.read ? { read: readPoint } : { peerRead: readPoint })) }
-    return this.#view(stored!, lens)
+    return (await this.#storeAll(conv, viewer, [draft]))[0]!
+  }
+
+  /**
+   * Stores messages of one conversation and answers them as `viewer` sees them, with the
+   * one read point their views depend on read by the same write (an import's is the
+   * peer's: on PostgreSQL, not a round trip of its own after the commit).
+   */
+  async #storeAll (conv: Conversation, viewer: string, drafts: NewMessage[]): Promise<MessageOut[]> {
+    const needs = lensNeeds(conv, viewer, drafts)
+    const reader = needs.read && needs.peer ? undefined : needs.read ? viewer : needs.peer ? conv.target : undefined
+    if (reader === undefined) return this.#views(conv, viewer, await this.store(drafts))
+    const { stored, readPoint } = await this.#messages.insertReading(drafts, reader)
+    this.#onStored(drafts.length)
+    const lens: Lens = {
+      viewer,
+      ...(readPoint !== undefined && (needs.read ? { read: readPoint } : { peerRead: readPoint })),
+      ids: { key: conv.key, ...convIdFor(conv.key, viewer) },
+    }
+    return stored.length === 1 ? [this.#view(stored[0]!, lens)] : mapInSlices(stored, m => this.#view(m, lens))
   }
 
   /**
@@ -263,7 +273,7 @@ export class MessageService {
       // A thousand text messages need no thousand awaits.
       if ((drafts[i]!.elemMask & MEDIA_MASK) !== 0) await this.#checkMedia(who, drafts[i]!.sender, msg, `[${i}].`)
     }
-    return this.#views(conv, who.actAs, await this.store(drafts))
+    return this.#storeAll(conv, who.actAs, drafts)
   }
 
   /** TIMMsgBatchSend: C2C to 1-500 recipients, one result each. */

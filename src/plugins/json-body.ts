@@ -83,7 +83,8 @@ async function parseArrayInSlices (buf: Buffer): Promise<unknown> {
       break
     } else if (c === 0x2c && depth === 1) {
       if (!element(i, false)) return parseWhole(buf)
-      await s.next()
+      const turn = s.next()
+      if (turn !== undefined) await turn
     }
   }
   if (depth !== 0) return parseWhole(buf)
@@ -132,7 +133,8 @@ function arrayValidator (schema: Record<string, unknown>): ValidateFunction {
     const s = slices()
     for (let i = 0; i < data.length; i++) {
       if (!item(data[i])) throw validationError(item.errors, `/${i}`)
-      await s.next()
+      const turn = s.next()
+      if (turn !== undefined) await turn
     }
     return data
   }
