@@ -148,7 +148,10 @@ const messageRoutes: FastifyPluginAsyncTypebox = async (app) => {
         [{ ...exampleText('an older message'), message_server_time: 1767225600, message_rand: 1 }]),
       response: { 200: MessageList('the stored Messages, in request order'), ...errors(400, 401, 403, 404, 409, 413, 415) },
     },
-  }, async (request, reply) => sendJsonArray(reply, await app.messages.import(request.identity, request.params.conversationID, request.body), messageJson))
+  }, async (request, reply) => {
+    const imported = await app.messages.import(request.identity, request.params.conversationID, request.body)
+    return sendJsonArray(reply, imported.messages, m => messageJson(imported.view(m)))
+  })
 
   app.post('/conversations/:conversationID/messages/save', {
     config: { idempotent: true },

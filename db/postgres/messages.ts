@@ -294,13 +294,11 @@ const copyText = (s: string): string => COPY_SPECIAL.test(s) ? s.replace(COPY_SP
 const COPY_MESSAGES = 'COPY messages (id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content, tally) FROM STDIN'
 
 /**
- * New messages by COPY, in the running transaction: an import of 1000 took the server
- * 11 ms this way against 19 ms as INSERT … SELECT FROM unnest of 13 arrays (and 10 ms for
- * the naive 6-column INSERT), and its text needs no array literals escaped here. No ON
- * CONFLICT: false when the messages_import index refuses one as imported before (the
- * transaction is then aborted, to be rolled back to before this).
+ * The rows of copyMessages, encoded. The text is made of ~26 pieces a row and encoding
+ * does not join them: kept in a variable through the COPY's round trip, its 26,000
+ * pieces lived as long, for the collector to copy.
  */
-async function copyMessages (client: pg.ClientBase, news: readonly StoredMessage[], elemMasks: readonly number[], tallies: readonly number[]): Promise<boolean> {
+function copyRows (news: readonly StoredMessage[], elemMasks: readonly number[], tallies: readonly number[]): Buffer {
   // A conversation's key has a newline: escaped once for all its messages, not once each.
   const escaped = new Map<string, string>()
   const once = (s: string): string => escaped.get(s) ?? escaped.set(s, copyText(s)).get(s)!
@@ -309,8 +307,19 @@ async function copyMessages (client: pg.ClientBase, news: readonly StoredMessage
     text += `${m.id}\t${once(m.convKey)}\t${m.seq}\t${once(m.sender)}\t${m.owner === null ? '\\N' : once(m.owner)}\t${m.serverTime}\t` +
       `${m.clientTime}\t${m.rand}\t${m.status}\t${m.origin}\t${elemMasks[i]}\t${copyText(contentJson(m.content))}\t${tallies[i]}\n`
   })
+  return Buffer.from(text, 'utf8')
+}
+
+/**
+ * New messages by COPY, in the running transaction: an import of 1000 took the server
+ * 11 ms this way against 19 ms as INSERT … SELECT FROM unnest of 13 arrays (and 10 ms for
+ * the naive 6-column INSERT), and its text needs no array literals escaped here. No ON
+ * CONFLICT: false when the messages_import index refuses one as imported before (the
+ * transaction is then aborted, to be rolled back to before this).
+ */
+async function copyMessages (client: pg.ClientBase, news: readonly StoredMessage[], elemMasks: readonly number[], tallies: readonly number[]): Promise<boolean> {
   const stream = client.query(copyFrom(COPY_MESSAGES))
-  stream.end(text)
+  stream.end(copyRows(news, elemMasks, tallies))
   try {
     await finished(stream)
     return true
@@ -444,11 +453,22 @@ function pointsOf (count: number, asked: { at: number[] }, rows: ReadonlyArray<{
  * every import committed before them.
  */
 export async function insertWith (db: pg.ClientBase, messages: NewMessage[], events: PgEventAppender): Promise<StoredMessage[]> {
-  return (await writeWith(db, messages, events, [])).stored
+  return (await writeWith(db, messages, events, [], false)).stored
 }
 
-/** insertWith, and per message the read point of its reader (readers: per message, undefined for none) as the write saw it. */
-async function writeWith (db: pg.ClientBase, messages: NewMessage[], events: PgEventAppender, readers: ReadonlyArray<string | undefined>): Promise<GroupWritten> {
+/** A write's COPY of new imports met one imported before: its transaction is to be rolled back and the write run again, hopeless. */
+class ImportedBefore extends Error {}
+
+/**
+ * insertWith, and per message the read point of its reader (readers: per message,
+ * undefined for none) as the write saw it. `hopeful`: imports are rarely there already,
+ * so they go first as if none were (no lookup of 1000 keys), by COPY, which the unique
+ * index fails should one be there: then ImportedBefore, and the caller runs the write
+ * again in a new transaction with the lookup. (A savepoint to go back to instead cost
+ * every import a round trip.)
+ */
+async function writeWith (db: pg.ClientBase, messages: NewMessage[], events: PgEventAppender, readers: ReadonlyArray<string | undefined>,
+  hopeful: boolean): Promise<GroupWritten> {
   const only = messages[0]
   if (only === undefined) return { stored: [], points: [] }
   if (messages.length === 1 && only.origin !== Origin.Imported) {
@@ -462,19 +482,15 @@ async function writeWith (db: pg.ClientBase, messages: NewMessage[], events: PgE
   // Where the imports are (numbers, not an object per message: an import's objects live through every round trip).
   const imports: number[] = []
   messages.forEach((m, at) => { if (m.origin === Origin.Imported) imports.push(at) })
-  if (imports.length > 0) {
-    // Imports are rarely there already: first as if none were (no lookup of 1000 keys
-    // first), by COPY, which the unique index fails should one be there; then all again
-    // with the lookup, from before the try.
-    await db.query('SAVEPOINT new_imports')
+  if (imports.length > 0 && hopeful) {
     const fresh = await attempt(true)
-    if (fresh !== undefined) return fresh
-    await db.query('ROLLBACK TO SAVEPOINT new_imports')
+    if (fresh === undefined) throw new ImportedBefore()
+    return fresh
   }
   return (await attempt(false))!
 
-  /** The write, given the conversations as locked; `hopeful`: with no lookup of stored imports, by COPY (undefined if one was stored). */
-  async function attempt (hopeful: boolean): Promise<GroupWritten | undefined> {
+  /** The write, given the conversations as locked; `byCopy`: with no lookup of stored imports, by COPY (undefined if one was stored). */
+  async function attempt (byCopy: boolean): Promise<GroupWritten | undefined> {
     const before = new Map(locked.map(r => [r.conv_key, r.last_seq]))
     const lastSeq = new Map(before)
     const lastTime = new Map(locked.map(r => [r.conv_key, r.last_time]))
@@ -482,7 +498,7 @@ async function writeWith (db: pg.ClientBase, messages: NewMessage[], events: PgE
     const activeTime = new Map(locked.map(r => [r.conv_key, 0]))
 
     const out: Array<StoredMessage | undefined> = new Array(messages.length).fill(undefined)
-    if (imports.length > 0 && !hopeful) {
+    if (imports.length > 0 && !byCopy) {
       const { rows } = await run<Row & { i: number }>(db, sql.findImported, [
         imports.map(at => messages[at]!.conv.key), imports.map(at => messages[at]!.sender), imports.map(at => messages[at]!.serverTime),
         imports.map(at => messages[at]!.rand)])
@@ -530,7 +546,7 @@ async function writeWith (db: pg.ClientBase, messages: NewMessage[], events: PgE
       const news = created.at.map((at, i) => storedMessage(messages[at]!, ids[i]!, created.seq[i]!, created.serverTime[i]!))
       created.at.forEach((at, i) => { out[at] = news[i] })
       const elemMasks = created.at.map(at => messages[at]!.elemMask)
-      if (hopeful) {
+      if (byCopy) {
         if (!await copyMessages(db, news, elemMasks, created.tally)) return undefined
       } else {
         await run(db, sql.insertMany, [
@@ -588,7 +604,10 @@ export function pgMessages (pool: pg.Pool, poolSize: number, events: PgEventAppe
    */
   const together = async (messages: NewMessage[], readers: ReadonlyArray<string | undefined>): Promise<GroupWritten> => {
     if (sharedSends(messages)) return insertSharedWith(pool, messages, readers)
-    return transaction(pool, client => writeWith(client, messages, events, readers))
+    return transaction(pool, client => writeWith(client, messages, events, readers, true)).catch(async (err: unknown) => {
+      if (!(err instanceof ImportedBefore)) throw err
+      return transaction(pool, client => writeWith(client, messages, events, readers, false))
+    })
   }
   const alone = async (messages: NewMessage[], reader?: string): Promise<Written> => {
     const only = messages[0]

@@ -53,6 +53,9 @@ function roundedIntegerAt (value: unknown, path: string): string {
   }
 }
 
+/** What JSON.stringify({ message_elem_array }) adds to the elements' own text: `{"message_elem_array":` and `}`. */
+const ELEMS_ALONE_BYTES = '{"message_elem_array":}'.length
+
 /**
  * Checks the rules of CONTRACT §5 that a schema cannot say (types clients may not
  * send, one sound and one file, a reference per media element, the 12 KB limit) and
@@ -79,8 +82,12 @@ export function toContent (msg: MessageIn, where = ''): { content: MessageConten
 
   const content: Record<string, unknown> = {}
   const source = msg as Record<string, unknown>
+  let keys = 0
   for (const key of storedClientKeys) {
-    if (source[key] !== undefined) content[key] = source[key]
+    if (source[key] !== undefined) {
+      content[key] = source[key]
+      keys++
+    }
   }
   if (content.message_offline_push_config === undefined && msg.message_offlie_push_config !== undefined) {
     content.message_offline_push_config = msg.message_offlie_push_config
@@ -91,6 +98,15 @@ export function toContent (msg: MessageIn, where = ''): { content: MessageConten
     if (holdsRoundedInteger(value)) {
       throw Errors.invalidParameter(`${roundedIntegerAt(value, `${where}${key}`)} is an integer beyond 2^53-1: JSON cannot carry it exactly, and it is never stored rounded`)
     }
+  }
+  if (keys === 1) {
+    // Elements alone (most messages): the stored text in one piece, kept with the content
+    // through the whole write (not the three pieces it was concatenated from).
+    const text = JSON.stringify(content)
+    const size = Buffer.byteLength(text) - ELEMS_ALONE_BYTES
+    if (size > MAX_MESSAGE_BYTES) throw Errors.messageTooLarge(size)
+    knownContentJson(content as MessageContent, text)
+    return { content: content as MessageContent, elemMask }
   }
   const elems = JSON.stringify(msg.message_elem_array)
   const size = Buffer.byteLength(elems) + Buffer.byteLength(msg.message_cloud_custom_str ?? '')

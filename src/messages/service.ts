@@ -68,6 +68,13 @@ export interface LocatorIn {
  */
 export interface Access extends Conversation { roles?: Map<string, GroupRole> }
 
+/**
+ * Stored messages of one conversation and how one viewer sees each. An import answers
+ * 1000: each view is made as it is serialized and dies young, where 1000 views made first
+ * lived through the serializing's slices (and its collector's copies).
+ */
+export interface Viewed { messages: readonly StoredMessage[], view (m: StoredMessage): MessageOut }
+
 /** How one viewer sees messages of one conversation: its read point and the peer's. */
 interface Lens {
   viewer: string
@@ -195,20 +202,25 @@ export class MessageService {
     return this.#storeOne(conv, who.actAs, await this.#screened(draft, msg))
   }
 
-  /** Stores one message and answers it as `viewer` sees it (#storeAll). */
+  /** Stores one message and answers it as `viewer` sees it (#written). */
   async #storeOne (conv: Conversation, viewer: string, draft: NewMessage): Promise<MessageOut> {
-    return (await this.#storeAll(conv, viewer, [draft]))[0]!
+    const written = await this.#written(conv, viewer, [draft])
+    return written.view(written.messages[0]!)
   }
 
   /**
-   * Stores messages of one conversation and answers them as `viewer` sees them, with the
-   * one read point their views depend on read by the same write (an import's is the
-   * peer's: on PostgreSQL, not a round trip of its own after the commit).
+   * Stores messages of one conversation, with how `viewer` sees them: the one read point
+   * their views depend on is read by the same write (an import's is the peer's: on
+   * PostgreSQL, not a round trip of its own after the commit).
    */
-  async #storeAll (conv: Conversation, viewer: string, drafts: NewMessage[]): Promise<MessageOut[]> {
+  async #written (conv: Conversation, viewer: string, drafts: NewMessage[]): Promise<Viewed> {
     const needs = lensNeeds(conv, viewer, drafts)
     const reader = needs.read && needs.peer ? undefined : needs.read ? viewer : needs.peer ? conv.target : undefined
-    if (reader === undefined) return this.#views(conv, viewer, await this.store(drafts))
+    if (reader === undefined) {
+      const stored = await this.store(drafts)
+      const lens = await this.#lens(conv, viewer, stored)
+      return { messages: stored, view: m => this.#view(m, lens) }
+    }
     const { stored, readPoint } = await this.#messages.insertReading(drafts, reader)
     this.#onStored(drafts.length)
     const lens: Lens = {
@@ -216,7 +228,7 @@ export class MessageService {
       ...(readPoint !== undefined && (needs.read ? { read: readPoint } : { peerRead: readPoint })),
       ids: { key: conv.key, ...convIdFor(conv.key, viewer) },
     }
-    return stored.length === 1 ? [this.#view(stored[0]!, lens)] : mapInSlices(stored, m => this.#view(m, lens))
+    return { messages: stored, view: m => this.#view(m, lens) }
   }
 
   /**
@@ -252,7 +264,7 @@ export class MessageService {
   }
 
   /** TIMMsgImportMsgList: all or nothing, original senders and times, deduplicated. */
-  async import (who: Identity, conversationId: string, msgs: TimedMessageIn[]): Promise<MessageOut[]> {
+  async import (who: Identity, conversationId: string, msgs: TimedMessageIn[]): Promise<Viewed> {
     const conv = await this.access(who, conversationId, msgs.map(m => m.message_sender))
     const keyJson = JSON.stringify(conv.key)
     const callerJson = JSON.stringify(who.actAs)
@@ -273,7 +285,7 @@ export class MessageService {
       // A thousand text messages need no thousand awaits.
       if ((drafts[i]!.elemMask & MEDIA_MASK) !== 0) await this.#checkMedia(who, drafts[i]!.sender, msg, `[${i}].`)
     }
-    return this.#storeAll(conv, who.actAs, drafts)
+    return this.#written(conv, who.actAs, drafts)
   }
 
   /** TIMMsgBatchSend: C2C to 1-500 recipients, one result each. */
@@ -501,13 +513,18 @@ export class MessageService {
   /** Messages of one conversation as `viewer` sees them (one read of the read points). */
   async #views (conv: Conversation, viewer: string, messages: StoredMessage[]): Promise<MessageOut[]> {
     if (messages.length === 0) return []
+    const lens = await this.#lens(conv, viewer, messages)
+    return mapInSlices(messages, m => this.#view(m, lens))
+  }
+
+  /** How `viewer` sees stored messages of one conversation: the read points their views depend on, read now. */
+  async #lens (conv: Conversation, viewer: string, messages: StoredMessage[]): Promise<Lens> {
     const needs = lensNeeds(conv, viewer, messages)
     const [read, peerRead] = await Promise.all([
       needs.read ? this.#messages.readPoint(conv.key, viewer) : undefined,
       needs.peer ? this.#messages.readPoint(conv.key, conv.target) : undefined,
     ])
-    const lens: Lens = { viewer, ...(read !== undefined && { read }), ...(peerRead !== undefined && { peerRead }), ids: { key: conv.key, ...convIdFor(conv.key, viewer) } }
-    return mapInSlices(messages, m => this.#view(m, lens))
+    return { viewer, ...(read !== undefined && { read }), ...(peerRead !== undefined && { peerRead }), ids: { key: conv.key, ...convIdFor(conv.key, viewer) } }
   }
 
   /** A stored message as the lens's viewer sees it. */
