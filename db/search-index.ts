@@ -143,18 +143,28 @@ export interface PendingBlock {
 /** The entries of a pending block as they are to be stored. */
 export const pendingEntries = (p: PendingBlock): string => appendEntries(p.stored, `[${p.added.join(',')}]`)
 
-/** Folds a message into the blocks pending in a write (creating its block's from `load`, when it has none yet). */
-export function addPending (pending: Map<string, PendingBlock>, m: Indexed, owner: string, n: number,
-  load: (convKey: string, owner: string, block: number) => { bloom: Buffer, entries: string } | undefined): void {
-  const block = blockOf(n)
-  const key = `${m.convKey}\n${owner}\n${block}`
+/** The block pending in a write for (convKey, owner, block), made from `load` (what it holds) when it has none yet. */
+export function pendingBlock (pending: Map<string, PendingBlock>, convKey: string, owner: string, block: number,
+  load: (convKey: string, owner: string, block: number) => { bloom: Buffer, entries: string } | undefined): PendingBlock {
+  const key = `${convKey}\n${owner}\n${block}`
   let p = pending.get(key)
   if (p === undefined) {
-    const stored = load(m.convKey, owner, block)
-    p = { convKey: m.convKey, owner, block, bloom: stored?.bloom ?? Buffer.alloc(BLOOM_BYTES), stored: stored?.entries ?? '[]', added: [] }
+    const stored = load(convKey, owner, block)
+    p = { convKey, owner, block, bloom: stored?.bloom ?? Buffer.alloc(BLOOM_BYTES), stored: stored?.entries ?? '[]', added: [] }
     pending.set(key, p)
   }
+  return p
+}
+
+/** Folds a message into its pending block (elemMask: its element mask). */
+export function addEntry (p: PendingBlock, m: Omit<Indexed, 'elemMask'>, elemMask: number): void {
   const texts = searchTexts(m.content)
   addToBloom(p.bloom, texts)
-  p.added.push(entryJson({ id: m.id, serverTime: m.serverTime, seq: m.seq, sender: m.sender, elemMask: m.elemMask, texts }))
+  p.added.push(entryJson({ id: m.id, serverTime: m.serverTime, seq: m.seq, sender: m.sender, elemMask, texts }))
+}
+
+/** Folds a message into the blocks pending in a write (its block made from `load` when it has none yet); n: its seq, or a saved one's count. */
+export function addPending (pending: Map<string, PendingBlock>, m: Indexed, owner: string, n: number,
+  load: (convKey: string, owner: string, block: number) => { bloom: Buffer, entries: string } | undefined): void {
+  addEntry(pendingBlock(pending, m.convKey, owner, blockOf(n), load), m, m.elemMask)
 }

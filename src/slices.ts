@@ -84,11 +84,15 @@ export async function jsonArrayInSlices<T> (items: readonly T[], serialize: (ite
   let piece = Buffer.allocUnsafe(PIECE_BYTES)
   let used = 0
   const put = (text: string) => {
-    const bytes = Buffer.byteLength(text)
-    if (used + bytes > piece.length) {
-      pieces.push(piece.subarray(0, used))
-      piece = Buffer.allocUnsafe(Math.max(PIECE_BYTES, bytes))
-      used = 0
+    // Measured only when it may not fit (a UTF-16 unit is at most 3 bytes of UTF-8): the
+    // measure is a pass over the text of its own.
+    if (used + text.length * 3 > piece.length) {
+      const bytes = Buffer.byteLength(text)
+      if (used + bytes > piece.length) {
+        pieces.push(piece.subarray(0, used))
+        piece = Buffer.allocUnsafe(Math.max(PIECE_BYTES, bytes))
+        used = 0
+      }
     }
     used += piece.write(text, used)
   }

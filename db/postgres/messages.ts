@@ -556,10 +556,7 @@ async function writeWith (db: pg.ClientBase, messages: NewMessage[], events: PgE
       }
       const refs = created.at.flatMap((at, i) => messages[at]!.refs.map(ref => [news[i]!.convKey, bytes(ref), news[i]!.id] as const))
       if (refs.length > 0) await run(db, sql.insertRefs, [refs.map(r => r[0]), refs.map(r => r[1]), refs.map(r => r[2])])
-      const blocks = await pendingBlocks(db, news.map((m, i) => ({
-        m: { id: m.id, convKey: m.convKey, seq: m.seq, serverTime: m.serverTime, sender: m.sender, elemMask: elemMasks[i]!, content: m.content },
-        owner: m.owner,
-      })))
+      const blocks = await pendingBlocks(db, news, elemMasks)
       await events.messages(db, news.filter((_, i) => messages[created.at[i]!]!.event).map(m => ({ convKey: m.convKey, messageId: m.id, at: m.serverTime })))
       const advanced = convs.map(c => c.key).filter(k => lastSeq.get(k) !== before.get(k))
       const listRows = new RowTally()

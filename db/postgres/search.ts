@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import type { SearchEntry, SearchStore } from '../store.js'
-import { addPending, bloomOf, blockOf, entriesJson, parseEntries, pendingEntries, type Indexed, type PendingBlock } from '../search-index.js'
+import { addEntry, bloomOf, blockOf, entriesJson, parseEntries, pendingBlock, pendingEntries, type Indexed, type PendingBlock } from '../search-index.js'
 import { run, statement, type Queryable } from './pool.js'
 
 /**
@@ -70,18 +70,21 @@ const sql = {
       OR EXISTS (SELECT 1 FROM deletions d WHERE d.conv_key = k.conv_key AND d.user_id = $1 AND d.message_id = k.id)`),
 } as const
 
+/** A stored message as the index takes it: Indexed without its element mask (given beside), with its owner (saved ones). */
+export type ToIndex = Omit<Indexed, 'elemMask'> & { owner: string | null }
+
 /**
- * The blocks stored messages (saved ones with their owner) go into, with what each adds,
- * on `db` inside the inserting transaction: saved messages are counted there first.
+ * The blocks stored messages go into, with what each adds (elemMasks: per message), on
+ * `db` inside the inserting transaction: saved messages are counted there first.
  */
-export async function pendingBlocks (db: Queryable, messages: ReadonlyArray<{ m: Indexed, owner: string | null }>): Promise<PendingBlock[]> {
+export async function pendingBlocks (db: Queryable, messages: readonly ToIndex[], elemMasks: readonly number[]): Promise<PendingBlock[]> {
   // A saved message's block is its owner's count of saved messages in the conversation.
   const saved = new Map<string, { owner: string, convKey: string, count: number, last: number }>()
-  for (const { m, owner } of messages) {
-    if (owner === null) continue
-    const key = `${owner}\n${m.convKey}`
+  for (const m of messages) {
+    if (m.owner === null) continue
+    const key = `${m.owner}\n${m.convKey}`
     const s = saved.get(key)
-    if (s === undefined) saved.set(key, { owner, convKey: m.convKey, count: 1, last: 0 })
+    if (s === undefined) saved.set(key, { owner: m.owner, convKey: m.convKey, count: 1, last: 0 })
     else s.count++
   }
   if (saved.size > 0) {
@@ -93,10 +96,15 @@ export async function pendingBlocks (db: Queryable, messages: ReadonlyArray<{ m:
     }
   }
   const pending = new Map<string, PendingBlock>()
-  for (const { m, owner } of messages) {
-    const s = owner === null ? undefined : saved.get(`${owner}\n${m.convKey}`)!
-    addPending(pending, m, owner ?? '', s === undefined ? m.seq : ++s.last, () => undefined)
-  }
+  // Messages come in runs of one block (an import's 1000 fill 63): the last one's is tried first.
+  let last: PendingBlock | undefined
+  messages.forEach((m, i) => {
+    const owner = m.owner ?? ''
+    const s = m.owner === null ? undefined : saved.get(`${owner}\n${m.convKey}`)!
+    const block = blockOf(s === undefined ? m.seq : ++s.last)
+    if (last === undefined || last.block !== block || last.convKey !== m.convKey || last.owner !== owner) last = pendingBlock(pending, m.convKey, owner, block, () => undefined)
+    addEntry(last, m, elemMasks[i]!)
+  })
   return [...pending.values()]
 }
 
@@ -110,9 +118,9 @@ export async function pendingBlocks (db: Queryable, messages: ReadonlyArray<{ m:
 export const mergeParams = (blocks: readonly PendingBlock[]): unknown[] => [blocks.map(b => b.convKey), blocks.map(b => b.owner), blocks.map(b => b.block),
   blocks.map(b => bloomHex(b.bloom)).join(','), blocks.map(pendingEntries).join('\u0001')]
 /** Adds stored messages (saved ones with their owner) to their blocks, on `db` inside the inserting transaction. */
-export async function indexWith (db: Queryable, messages: ReadonlyArray<{ m: Indexed, owner: string | null }>): Promise<void> {
+export async function indexWith (db: Queryable, messages: ReadonlyArray<Indexed & { owner: string | null }>): Promise<void> {
   if (messages.length === 0) return
-  await run(db, sql.merge, mergeParams(await pendingBlocks(db, messages)))
+  await run(db, sql.merge, mergeParams(await pendingBlocks(db, messages, messages.map(m => m.elemMask))))
 }
 
 /** Takes a message out of its block (the filter made again from what is left), on a transaction's client. */
@@ -138,7 +146,7 @@ export async function backfill (client: pg.ClientBase): Promise<void> {
   for (;;) {
     const { rows } = await run<Indexed & { owner: string | null, content: string }>(client, sql.history, after)
     if (rows.length === 0) return
-    await indexWith(client, rows.map(r => ({ m: { ...r, content: JSON.parse(r.content) as Indexed['content'] }, owner: r.owner })))
+    await indexWith(client, rows.map(r => ({ ...r, content: JSON.parse(r.content) as Indexed['content'] })))
     const last = rows.at(-1)!
     after = [last.convKey, last.id]
   }

@@ -114,6 +114,15 @@ const tombstone = (revoker: string): Tombstone => ({ status: 6, revoker, content
 const CONTENT_TEXT = Symbol('contentText')
 type TextedView = MessageOut & { [CONTENT_TEXT]?: string }
 
+/** JSON.stringify of a string, remembering the last one: the messages of an answer share their conversation and mostly their sender. */
+function lastJson (): (s: string) => string {
+  let last = ''
+  let json = '""'
+  return s => s === last ? json : (json = JSON.stringify(last = s))
+}
+const convIdJson = lastJson()
+const senderJson = lastJson()
+
 /**
  * A view (as #view makes it, unchanged since) as JSON: what JSON.stringify answers, but
  * with its elements and client keys copied from the content's stored text rather than
@@ -123,12 +132,13 @@ export function messageJson (view: MessageOut): string {
   const text = (view as TextedView)[CONTENT_TEXT]
   if (text === undefined) return JSON.stringify(view)
   const v = view
-  let s = `{"message_conv_id":${JSON.stringify(v.message_conv_id)},"message_conv_type":${v.message_conv_type},` +
-    `"message_sender":${JSON.stringify(v.message_sender)},"message_client_time":${v.message_client_time},` +
+  // A msg_id is digits and hyphens (formatMsgId): nothing to escape.
+  let s = `{"message_conv_id":${convIdJson(v.message_conv_id)},"message_conv_type":${v.message_conv_type},` +
+    `"message_sender":${senderJson(v.message_sender)},"message_client_time":${v.message_client_time},` +
     `"message_server_time":${v.message_server_time},"message_is_from_self":${v.message_is_from_self},` +
     `"message_is_read":${v.message_is_read},"message_is_peer_read":${v.message_is_peer_read},` +
     `"message_is_online_msg":${v.message_is_online_msg},"message_status":${v.message_status},` +
-    `"message_unique_id":${v.message_unique_id},"message_msg_id":${JSON.stringify(v.message_msg_id)},` +
+    `"message_unique_id":${v.message_unique_id},"message_msg_id":"${v.message_msg_id}",` +
     `"message_rand":${v.message_rand},"message_seq":${v.message_seq}`
   if (v.message_revoker_user_id !== undefined) s += `,"message_revoker_user_id":${JSON.stringify(v.message_revoker_user_id)}`
   // The content's text is an object that has message_elem_array: never "{}".
@@ -278,7 +288,8 @@ export class MessageService {
         where, msg.message_server_time === undefined ? 'message_client_time' : 'message_server_time', now)
       // Without a client rand, the rand is derived from the message itself (the hash of
       // JSON [key, sender, time, content]), so that re-importing the same message finds it again.
-      const rand = msg.message_rand ?? hash('sha256', `[${keyJson},${sender === who.actAs ? callerJson : JSON.stringify(sender)},${serverTime},${contentJson(checked.content)}]`, 'buffer').readUInt32BE(0)
+      // (The digest's first 4 bytes, big-endian: read from hex, as a Buffer per message cost more.)
+      const rand = msg.message_rand ?? Number.parseInt(hash('sha256', `[${keyJson},${sender === who.actAs ? callerJson : JSON.stringify(sender)},${serverTime},${contentJson(checked.content)}]`, 'hex').slice(0, 8), 16)
       return this.#draft(conv, sender, msg, Origin.Imported, where, checked, { serverTime, rand })
     })
     for (const [i, msg] of msgs.entries()) {
