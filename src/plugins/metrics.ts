@@ -27,6 +27,8 @@ export class Metrics {
   #pending = 0
   #oldestPendingS = 0
   readonly #beforeSend = new Map<string, number>([['ok', 0], ['rejected', 0], ['modified', 0], ['failed', 0], ['timeout', 0]])
+  #heavyWorking = 0
+  #heavyWaiting = 0
 
   request (method: string, route: string, status: number, seconds: number): void {
     // Keyed by the raw strings first: the escaped label text is built once per series.
@@ -74,6 +76,12 @@ export class Metrics {
     this.#beforeSend.set(result, this.#beforeSend.get(result)! + 1)
   }
 
+  /** Heavy requests (imports, batch sends) worked on now, and those waiting their turn (src/plugins/heavy-requests.ts). */
+  heavyTurns (working: number, waiting: number): void {
+    this.#heavyWorking = working
+    this.#heavyWaiting = waiting
+  }
+
   /** The Prometheus text exposition format, version 0.0.4. */
   render (): string {
     const out: string[] = [
@@ -110,6 +118,12 @@ export class Metrics {
       '# HELP timgate_before_send_total Before-send calls, by result (ok: allowed; rejected; modified; failed: an error or a non-2xx, stored as is; timeout: stored as is).',
       '# TYPE timgate_before_send_total counter',
       ...[...this.#beforeSend].map(([result, n]) => `timgate_before_send_total{result="${result}"} ${n}`),
+      '# HELP timgate_heavy_requests_working Imports and batch sends worked on now (at most 4 at once).',
+      '# TYPE timgate_heavy_requests_working gauge',
+      `timgate_heavy_requests_working ${this.#heavyWorking}`,
+      '# HELP timgate_heavy_requests_waiting Imports and batch sends admitted and waiting their turn, their bodies not yet read.',
+      '# TYPE timgate_heavy_requests_waiting gauge',
+      `timgate_heavy_requests_waiting ${this.#heavyWaiting}`,
       '# HELP process_resident_memory_bytes Resident memory size in bytes.',
       '# TYPE process_resident_memory_bytes gauge',
       `process_resident_memory_bytes ${process.memoryUsage.rss()}`)

@@ -67,3 +67,39 @@ t.test('when heavy requests finish, fail or are refused by validation, then thei
   }
 })
 
+
+t.test('when four heavy requests are worked on, then the next waits its turn before its body is read and goes on when one ends; one whose client left while waiting takes no turn', async t => {
+  const g = await build(t, { TIM_BODY_TIMEOUT_MS: '60000', TIM_HEAVY_CONCURRENCY: '0' })
+  const port = await listenPort(g)
+  const gauges = async () => (await g.app.inject({ method: 'GET', url: '/metrics' })).body
+  /** Waits until /metrics shows `working` and `waiting` heavy requests. */
+  const turnsAre = async (working: number, waiting: number): Promise<boolean> => {
+    for (let i = 0; i < 500; i++) {
+      const text = await gauges()
+      if (text.includes(`\ntimgate_heavy_requests_working ${working}\n`) && text.includes(`\ntimgate_heavy_requests_waiting ${waiting}\n`)) return true
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    return false
+  }
+  // Admission off: every identity's imports admitted, four worked on (their bodies still arriving).
+  const held = []
+  for (const user of ['u1', 'u2', 'u3', 'u4']) held.push(await stalledImport(t, g, port, user))
+  t.ok(await turnsAre(4, 0), 'four worked on')
+  // A fifth waits, its body not read; its client leaves while it waits.
+  const gone = await stalledImport(t, g, port, 'u5')
+  t.ok(await turnsAre(4, 1), 'the fifth waits')
+  gone.socket.destroy()
+  t.ok(await gone.closedWithin(10_000))
+  // A sixth, whole, waits behind it; nothing is answered while the four hold their turns.
+  let answered = false
+  const sixth = g.call('carol', 'POST', '/conversations/c2c_dave/messages/import', [text('waited')]).finally(() => { answered = true })
+  t.ok(await turnsAre(4, 2), 'the sixth waits too')
+  t.notOk(answered, 'not answered while it waits')
+  // One of the four ends: the turn skips the client that left and goes to the sixth.
+  held[0]!.socket.destroy()
+  const res = await sixth
+  t.equal(res.statusCode, 200, res.body)
+  t.ok(await turnsAre(3, 0), 'the three still held; none waits')
+  for (const r of held) r.socket.destroy()
+  t.ok(await turnsAre(0, 0), 'all turns given back')
+})
