@@ -53,6 +53,19 @@ function roundedIntegerAt (value: unknown, path: string): string {
   }
 }
 
+/** Every key a content may be stored with, the old spelling of the push config's too. */
+const STORED_KEYS: ReadonlySet<string> = new Set<string>([...storedClientKeys, 'message_offlie_push_config'])
+
+/**
+ * Does the message carry a stored key besides its elements? Asked of its own few keys:
+ * most messages (an import's 1000) have none, and looking each stored key up in every
+ * message cost more than the rest of the checks.
+ */
+function storesMore (source: Record<string, unknown>): boolean {
+  for (const key in source) if (key !== 'message_elem_array' && source[key] !== undefined && STORED_KEYS.has(key)) return true
+  return false
+}
+
 /** What JSON.stringify({ message_elem_array }) adds to the elements' own text: `{"message_elem_array":` and `}`. */
 const ELEMS_ALONE_BYTES = '{"message_elem_array":}'.length
 
@@ -80,17 +93,21 @@ export function toContent (msg: MessageIn, where = ''): { content: MessageConten
     elemMask |= 1 << type
   })
 
-  const content: Record<string, unknown> = {}
   const source = msg as Record<string, unknown>
-  let keys = 0
-  for (const key of storedClientKeys) {
-    if (source[key] !== undefined) {
-      content[key] = source[key]
-      keys++
+  let content: Record<string, unknown> = { message_elem_array: msg.message_elem_array }
+  let keys = 1
+  if (storesMore(source)) {
+    content = {}
+    keys = 0
+    for (const key of storedClientKeys) {
+      if (source[key] !== undefined) {
+        content[key] = source[key]
+        keys++
+      }
     }
-  }
-  if (content.message_offline_push_config === undefined && msg.message_offlie_push_config !== undefined) {
-    content.message_offline_push_config = msg.message_offlie_push_config
+    if (content.message_offline_push_config === undefined && msg.message_offlie_push_config !== undefined) {
+      content.message_offline_push_config = msg.message_offlie_push_config
+    }
   }
   // The schemas range every key they type; what they leave untyped is checked here.
   for (const key in content) {
