@@ -94,16 +94,12 @@ export function toContent (msg: MessageIn, where = ''): { content: MessageConten
   })
 
   const source = msg as Record<string, unknown>
+  const more = storesMore(source)
   let content: Record<string, unknown> = { message_elem_array: msg.message_elem_array }
-  let keys = 1
-  if (storesMore(source)) {
+  if (more) {
     content = {}
-    keys = 0
     for (const key of storedClientKeys) {
-      if (source[key] !== undefined) {
-        content[key] = source[key]
-        keys++
-      }
+      if (source[key] !== undefined) content[key] = source[key]
     }
     if (content.message_offline_push_config === undefined && msg.message_offlie_push_config !== undefined) {
       content.message_offline_push_config = msg.message_offlie_push_config
@@ -116,7 +112,7 @@ export function toContent (msg: MessageIn, where = ''): { content: MessageConten
       throw Errors.invalidParameter(`${roundedIntegerAt(value, `${where}${key}`)} is an integer beyond 2^53-1: JSON cannot carry it exactly, and it is never stored rounded`)
     }
   }
-  if (keys === 1) {
+  if (!more) {
     // Elements alone (most messages): the stored text in one piece, kept with the content
     // through the whole write (not the three pieces it was concatenated from).
     const text = JSON.stringify(content)

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
-import type { onRequestHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest, onRequestHookHandler, onSendHookHandler } from 'fastify'
+import type { Socket } from 'node:net'
 import { Errors } from '../errors.js'
 
 declare module 'fastify' {
@@ -39,7 +40,7 @@ export default fp<HeavyRequestOptions>(async (app, opts) => {
     if (reply.raw.destroyed) return done()
     callers.add(caller)
     inProgress++
-    reply.raw.once('close', () => {
+    onceEnded(request, reply, () => {
       callers.delete(caller)
       inProgress--
     })
@@ -49,11 +50,34 @@ export default fp<HeavyRequestOptions>(async (app, opts) => {
   // 0 turns admission off, the one-per-identity rule with it (as TIM_RATE_LIMIT=0 does);
   // the turns stay. Hooks of the heavy routes alone, after the app's (identity first):
   // other routes pay nothing.
-  const hooks = opts.concurrency === 0 ? [turns] : [admit, turns]
+  const hooks = opts.concurrency === 0 ? [turns.enter] : [admit, turns.enter]
   app.addHook('onRoute', (route) => {
-    if (route.config?.heavy === true) route.onRequest = [route.onRequest ?? []].flat().concat(hooks)
+    if (route.config?.heavy !== true) return
+    route.onRequest = [route.onRequest ?? []].flat().concat(hooks)
+    route.onSend = [route.onSend ?? []].flat().concat(turns.answered)
   })
 }, { name: 'timgate-heavy-requests', dependencies: ['timgate-identity', 'timgate-metrics'] })
+
+/**
+ * Calls `fn` once, when the request is over: its response closed, or its connection
+ * gone (a pipelined request's response has no socket until the one before it ends, and
+ * never closes if the connection dies first). Answers a function that ends it sooner.
+ */
+function onceEnded (request: FastifyRequest, reply: FastifyReply, fn: () => void): () => void {
+  const socket = request.raw.socket as Socket | null | undefined
+  let ended = false
+  const end = () => {
+    if (ended) return
+    ended = true
+    // A kept-alive connection carries many requests: none leaves a listener on it.
+    reply.raw.off('close', end)
+    socket?.off('close', end)
+    fn()
+  }
+  reply.raw.once('close', end)
+  socket?.once('close', end)
+  return end
+}
 
 /**
  * Heavy requests worked on at once, whatever TIM_HEAVY_CONCURRENCY admits (with admission
@@ -65,38 +89,47 @@ export default fp<HeavyRequestOptions>(async (app, opts) => {
 export const HEAVY_WORKED_AT_ONCE = 4
 
 /**
- * An onRequest hook that lets `atOnce` requests through and has the rest wait their turn
- * in arrival order, before their body is read (the body timeout starts after it). A turn
- * is held until the response closes; a request whose client leaves while it waits never
- * takes one. Bounded as admission bounds it: at most TIM_HEAVY_CONCURRENCY minus `atOnce`
- * wait (with admission off, the clients' connections).
+ * Hooks that let `atOnce` requests through (`enter`, onRequest) and have the rest wait
+ * their turn in arrival order, before their body is read (the body timeout starts after
+ * it). A turn is held until the answer is made (`answered`, onSend: what is left to write
+ * is bytes, and a client that does not read its answer must not hold a turn) or the
+ * request is over before that; a request whose client leaves while it waits never takes
+ * one. Bounded as admission bounds it: at most TIM_HEAVY_CONCURRENCY minus `atOnce` wait
+ * (with admission off, the clients' connections).
  */
-function workTurns (atOnce: number, report: (working: number, waiting: number) => void): onRequestHookHandler {
+function workTurns (atOnce: number, report: (working: number, waiting: number) => void): { enter: onRequestHookHandler, answered: onSendHookHandler } {
   let working = 0
   const waiting: Array<() => void> = []
+  const held = new WeakMap<FastifyRequest, () => void>()
   const next = () => {
     working--
     const start = waiting.shift()
     if (start === undefined) report(working, 0)
     else start()
   }
-  return (request, reply, done) => {
-    const start = () => {
-      // Its client left (while it waited): the turn goes on to the next. The request ends
-      // here: its body's end has come and gone unseen, and a reader would wait out the
-      // body timeout for it (nobody reads the answer; the log and /metrics do).
-      if (reply.raw.destroyed) {
+  return {
+    enter (request, reply, done) {
+      const start = () => {
+        // Its client left (while it waited): the turn goes on to the next. The request ends
+        // here: its body's end has come and gone unseen, and a reader would wait out the
+        // body timeout for it (nobody reads the answer; the log and /metrics do).
+        if (reply.raw.destroyed) {
+          working++
+          next()
+          return done(Errors.requestTimeout('the client left while the request waited its turn'))
+        }
         working++
-        next()
-        return done(Errors.requestTimeout('the client left while the request waited its turn'))
+        report(working, waiting.length)
+        held.set(request, onceEnded(request, reply, next))
+        done()
       }
-      working++
+      if (working < atOnce && waiting.length === 0) return start()
+      waiting.push(start)
       report(working, waiting.length)
-      reply.raw.once('close', next)
-      done()
-    }
-    if (working < atOnce && waiting.length === 0) return start()
-    waiting.push(start)
-    report(working, waiting.length)
+    },
+    answered (request, _reply, payload, done) {
+      held.get(request)?.()
+      done(null, payload)
+    },
   }
 }

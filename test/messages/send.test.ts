@@ -157,6 +157,14 @@ t.test('when a message breaks a rule, then it is refused with the code naming wh
   const ok = await g.call('user1', 'POST', SEND, { message_elem_array: [{ elem_type: 0, text_elem_content: 'x'.repeat(12 * 1024 - 100) }] })
   t.equal(ok.statusCode, 200, 'just under 12 KB is fine')
   t.equal(ok.json().message_seq, 1, 'refused requests consumed no seq')
+  // Elements of exactly 12 KB: the push config counts for nothing, under either spelling.
+  const elems = (n: number) => [{ elem_type: 0, text_elem_content: 'x'.repeat(n) }]
+  const full = elems(12 * 1024 - JSON.stringify(elems(0)).length)
+  t.equal(JSON.stringify(full).length, 12 * 1024)
+  for (const key of ['message_offline_push_config', 'message_offlie_push_config']) {
+    const res = await g.call('user1', 'POST', SEND, { message_elem_array: full, [key]: { offline_push_config_title: 'a title' } })
+    t.equal(res.statusCode, 200, `12 KB of elements with ${key}`)
+  }
 })
 
 t.test('when message_sender is someone else, then only the admin may do it, for a participant', async t => {

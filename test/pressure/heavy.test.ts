@@ -103,3 +103,25 @@ t.test('when four heavy requests are worked on, then the next waits its turn bef
   for (const r of held) r.socket.destroy()
   t.ok(await turnsAre(0, 0), 'all turns given back')
 })
+
+t.test('when a heavy request waits behind a stream on its connection and the connection dies, then its slot and its turn are given back', async t => {
+  const g = await build(t, { TIM_BODY_TIMEOUT_MS: '60000' })
+  const port = await listenPort(g)
+  const gauges = async () => (await g.app.inject({ method: 'GET', url: '/metrics' })).body
+  // An event stream, and an import pipelined behind it: its answer can never be written.
+  const r = await rawConnect(t, port)
+  const body = JSON.stringify([text('behind a stream')])
+  r.socket.write(requestHead('GET', '/events', { authorization: `Bearer ${g.sig('alice')}` }))
+  r.socket.write(requestHead('POST', IMPORT, { authorization: `Bearer ${g.sig('alice')}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }) + body)
+  t.ok(await r.until(res => res.status === 200, 10_000), 'the stream is open')
+  r.socket.destroy()
+  t.ok(await r.closedWithin(10_000))
+  // alice may import again (one heavy request per identity), and no turn is held.
+  let status = 0
+  for (let i = 0; i < 100 && status !== 200; i++) {
+    status = (await g.call('alice', 'POST', IMPORT, [text('after')])).statusCode
+    if (status !== 200) await new Promise(resolve => setTimeout(resolve, 20))
+  }
+  t.equal(status, 200, 'admitted again')
+  t.match(await gauges(), /\ntimgate_heavy_requests_working 0\n/)
+})
