@@ -294,9 +294,9 @@ const copyText = (s: string): string => COPY_SPECIAL.test(s) ? s.replace(COPY_SP
 const COPY_MESSAGES = 'COPY messages (id, conv_key, seq, sender, owner, server_time, client_time, rand, status, origin, elem_mask, content, tally) FROM STDIN'
 
 /**
- * The rows of copyMessages, encoded. The text is made of ~26 pieces a row and encoding
- * does not join them: kept in a variable through the COPY's round trip, its 26,000
- * pieces lived as long, for the collector to copy.
+ * The rows of copyMessages, encoded, in a function of its own: the text (~26 pieces a
+ * row) was kept in copyMessages' scope through the COPY's round trip, for the collector
+ * to copy at every scavenge meanwhile; only the bytes need to live that long.
  */
 function copyRows (news: readonly StoredMessage[], elemMasks: readonly number[], tallies: readonly number[]): Buffer {
   // A conversation's key has a newline: escaped once for all its messages, not once each.
@@ -315,7 +315,7 @@ function copyRows (news: readonly StoredMessage[], elemMasks: readonly number[],
  * 11 ms this way against 19 ms as INSERT … SELECT FROM unnest of 13 arrays (and 10 ms for
  * the naive 6-column INSERT), and its text needs no array literals escaped here. No ON
  * CONFLICT: false when the messages_import index refuses one as imported before (the
- * transaction is then aborted, to be rolled back to before this).
+ * transaction is then aborted: writeWith's caller rolls it back and writes again).
  */
 async function copyMessages (client: pg.ClientBase, news: readonly StoredMessage[], elemMasks: readonly number[], tallies: readonly number[]): Promise<boolean> {
   const stream = client.query(copyFrom(COPY_MESSAGES))

@@ -233,11 +233,7 @@ export class MessageService {
     }
     const { stored, readPoint } = await this.#messages.insertReading(drafts, reader)
     this.#onStored(drafts.length)
-    const lens: Lens = {
-      viewer,
-      ...(readPoint !== undefined && (needs.read ? { read: readPoint } : { peerRead: readPoint })),
-      ids: { key: conv.key, ...convIdFor(conv.key, viewer) },
-    }
+    const lens = needs.read ? this.#lensWith(conv, viewer, readPoint, undefined) : this.#lensWith(conv, viewer, undefined, readPoint)
     return { messages: stored, view: m => this.#view(m, lens) }
   }
 
@@ -535,6 +531,11 @@ export class MessageService {
       needs.read ? this.#messages.readPoint(conv.key, viewer) : undefined,
       needs.peer ? this.#messages.readPoint(conv.key, conv.target) : undefined,
     ])
+    return this.#lensWith(conv, viewer, read, peerRead)
+  }
+
+  /** How `viewer` sees messages of `conv`, given the read points of its own and of the peer. */
+  #lensWith (conv: Conversation, viewer: string, read: HistoryPosition | undefined, peerRead: HistoryPosition | undefined): Lens {
     return { viewer, ...(read !== undefined && { read }), ...(peerRead !== undefined && { peerRead }), ids: { key: conv.key, ...convIdFor(conv.key, viewer) } }
   }
 
