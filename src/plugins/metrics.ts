@@ -15,6 +15,10 @@ interface Histogram { counts: number[], sum: number, count: number }
 /** The label texts of one route's series: its histogram's, and its counter's with the status. */
 interface Series { key: string, withStatus: string }
 
+/** A series of one value, with its HELP and TYPE lines. */
+const series = (name: string, type: 'counter' | 'gauge', help: string, value: number): string[] =>
+  [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`]
+
 /** The few Prometheus series the gateway exports, kept in memory. */
 export class Metrics {
   readonly #labels = new Map<string, Series>()
@@ -97,36 +101,20 @@ export class Metrics {
         `timgate_http_request_duration_seconds_sum{${labels}} ${h.sum}`,
         `timgate_http_request_duration_seconds_count{${labels}} ${h.count}`)
     }
-    out.push('# HELP timgate_messages_stored_total Messages written to the store since start.',
-      '# TYPE timgate_messages_stored_total counter',
-      `timgate_messages_stored_total ${this.#messagesStored}`,
+    out.push(...series('timgate_messages_stored_total', 'counter', 'Messages written to the store since start.', this.#messagesStored),
       '# HELP timgate_webhook_deliveries_total Webhook delivery attempts, by result (ok: a 2xx; failed: another answer or a connection error; timeout).',
       '# TYPE timgate_webhook_deliveries_total counter',
       ...[...this.#deliveries].map(([result, n]) => `timgate_webhook_deliveries_total{result="${result}"} ${n}`),
-      '# HELP timgate_webhook_retries_total Webhook delivery attempts that were retries of a failed one.',
-      '# TYPE timgate_webhook_retries_total counter',
-      `timgate_webhook_retries_total ${this.#retries}`,
-      '# HELP timgate_webhook_dropped_total Webhook deliveries given up after failing for 24 h.',
-      '# TYPE timgate_webhook_dropped_total counter',
-      `timgate_webhook_dropped_total ${this.#dropped}`,
-      '# HELP timgate_webhook_pending Webhook deliveries owed (all webhooks, all replicas).',
-      '# TYPE timgate_webhook_pending gauge',
-      `timgate_webhook_pending ${this.#pending}`,
-      '# HELP timgate_webhook_oldest_pending_seconds Age of the oldest owed webhook delivery\'s event (0 when none is owed).',
-      '# TYPE timgate_webhook_oldest_pending_seconds gauge',
-      `timgate_webhook_oldest_pending_seconds ${this.#oldestPendingS}`,
+      ...series('timgate_webhook_retries_total', 'counter', 'Webhook delivery attempts that were retries of a failed one.', this.#retries),
+      ...series('timgate_webhook_dropped_total', 'counter', 'Webhook deliveries given up after failing for 24 h.', this.#dropped),
+      ...series('timgate_webhook_pending', 'gauge', 'Webhook deliveries owed (all webhooks, all replicas).', this.#pending),
+      ...series('timgate_webhook_oldest_pending_seconds', 'gauge', 'Age of the oldest owed webhook delivery\'s event (0 when none is owed).', this.#oldestPendingS),
       '# HELP timgate_before_send_total Before-send calls, by result (ok: allowed; rejected; modified; failed: an error or a non-2xx, stored as is; timeout: stored as is).',
       '# TYPE timgate_before_send_total counter',
       ...[...this.#beforeSend].map(([result, n]) => `timgate_before_send_total{result="${result}"} ${n}`),
-      '# HELP timgate_heavy_requests_working Imports and batch sends worked on now (at most 4 at once).',
-      '# TYPE timgate_heavy_requests_working gauge',
-      `timgate_heavy_requests_working ${this.#heavyWorking}`,
-      '# HELP timgate_heavy_requests_waiting Imports and batch sends admitted and waiting their turn, their bodies not yet read.',
-      '# TYPE timgate_heavy_requests_waiting gauge',
-      `timgate_heavy_requests_waiting ${this.#heavyWaiting}`,
-      '# HELP process_resident_memory_bytes Resident memory size in bytes.',
-      '# TYPE process_resident_memory_bytes gauge',
-      `process_resident_memory_bytes ${process.memoryUsage.rss()}`)
+      ...series('timgate_heavy_requests_working', 'gauge', 'Imports and batch sends worked on now (at most 4 at once).', this.#heavyWorking),
+      ...series('timgate_heavy_requests_waiting', 'gauge', 'Imports and batch sends admitted and waiting their turn, their bodies not yet read.', this.#heavyWaiting),
+      ...series('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', process.memoryUsage.rss()))
     return out.join('\n') + '\n'
   }
 }
