@@ -1,24 +1,12 @@
-import type { Socket } from 'node:net'
+import { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { FastifyBaseLogger } from 'fastify'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { EventStream, streamingSockets } from '../src/events/stream.js'
+import { EventStream, STREAM_HEADERS, streamHead, streamingSockets } from '../src/events/stream.js'
 import { STREAMS_PER_IDENTITY } from '../src/events/hub.js'
-import { SECURITY_HEADERS } from '../src/plugins/response-headers.js'
 import { Errors } from '../src/errors.js'
 import { errors } from './responses.js'
-
-/** What a stream's head says of it, also in the answer to HEAD. */
-const STREAM_HEADERS = {
-  'content-type': 'text/event-stream; charset=utf-8',
-  'cache-control': 'no-cache',
-  'x-accel-buffering': 'no',
-} as const
-
-/** The response's head but its date and request id: one string for every stream. */
-const HEAD = 'HTTP/1.1 200 OK\r\n' + Object.entries({ ...SECURITY_HEADERS, ...STREAM_HEADERS, connection: 'close' })
-  .map(([name, value]) => `${name}: ${value}\r\n`).join('')
 
 /**
  * Logs the stream's end. Made outside the handler: a closure made in it would keep the
@@ -56,7 +44,8 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const who = request.identity
     const appStream = who.isAdmin && who.actAs === who.caller
-    if (!app.hub.admits(who.actAs)) {
+    const streamProcess = app.streamProcess
+    if (app.hub.streamsOf(who.actAs) + (streamProcess?.streamsOf(who.actAs) ?? 0) >= STREAMS_PER_IDENTITY) {
       reply.header('retry-after', '1')
       throw Errors.tooManyStreams(STREAMS_PER_IDENTITY)
     }
@@ -72,7 +61,17 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     // Pipelined behind another request on its connection, it would wait behind that answer
     // (and a stream's never ends): refused, not streamed into another response's body.
     if (socket === null) throw Errors.invalidParameter('GET /events must be the only request in flight on its connection')
-    const stream = new EventStream(socket, appStream ? undefined : who.actAs, who.actAs, who.expiresAt ?? Number.MAX_SAFE_INTEGER, 0)
+    const user = appStream ? undefined : who.actAs
+    const expiresAt = who.expiresAt ?? Number.MAX_SAFE_INTEGER
+    const after = request.headers['last-event-id'] ?? request.query.after
+    // Served by the stream process when it runs (a connection of this server's: not one of inject()'s).
+    if (streamProcess?.ready === true && socket instanceof Socket) {
+      reply.hijack()
+      app.metrics.request('GET', '/events', 200, reply.elapsedTime / 1000)
+      streamProcess.hand(socket, { user, owner: who.actAs, expiresAt, after, requestId: request.id })
+      return reply
+    }
+    const stream = new EventStream(socket, user, who.actAs, expiresAt, 0)
     // The head goes as soon as the stream's starting point is fixed, with a comment as the first bytes.
     const head = () => {
       reply.hijack()
@@ -80,14 +79,13 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Fastify's onResponse hooks never run for it: counted as answered when its head goes, logged when it ends.
       app.metrics.request('GET', '/events', 200, reply.elapsedTime / 1000)
       logWhenClosed(socket, request.log, performance.now() - reply.elapsedTime)
-      socket.write(`${HEAD}date: ${new Date().toUTCString()}\r\nx-request-id: ${request.id}\r\n\r\n: timgate events\n\n`)
+      socket.write(streamHead(request.id))
       // Node's response stays the connection's current message (a request pipelined after
       // the stream waits behind it, unanswered), but it never finishes: its 'finish' and
       // 'error' listeners, Fastify's among them, would only keep Fastify's reply and request
       // for the stream's life.
       reply.raw.removeAllListeners('finish').removeAllListeners('error')
     }
-    const after = request.headers['last-event-id'] ?? request.query.after
     try {
       await app.hub.attach(stream, after, head)
     } catch (err) {

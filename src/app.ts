@@ -108,6 +108,7 @@ export async function buildApp ({ config, logStream, now, nowMs, dispatcher }: B
     secretKey: config.secretKey,
     s3: s3Settings(config),
     onStored: (n: number) => app.metrics.messagesStored(n),
+    ...(config.eventsProcess && { streamProcess: { dataDir: config.dataDir, databaseUrl: config.databaseUrl, logLevel: config.logLevel, logFormat: config.logFormat } }),
     ...(now !== undefined && { now }),
   })
   await app.register(idempotency)

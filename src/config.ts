@@ -98,6 +98,7 @@ const spec = {
   downloadRateLimit: { env: 'TIM_DOWNLOAD_RATE_LIMIT', parse: integer(0, 1_000_000), fallback: '50' },
   downloadConcurrency: { env: 'TIM_DOWNLOAD_CONCURRENCY', parse: integer(0, 100_000), fallback: '4' },
   heavyConcurrency: { env: 'TIM_HEAVY_CONCURRENCY', parse: integer(0, 1000), fallback: '2' },
+  eventsProcess: { env: 'TIM_EVENTS_PROCESS', parse: flag, fallback: 'true' },
   eventsRetentionS: { env: 'TIM_EVENTS_RETENTION_S', parse: integer(60, 10 * 365 * 86400), fallback: '604800' },
   // At most the 5-minute request timeout of src/app.ts, which Node requires of headersTimeout.
   bodyTimeoutMs: { env: 'TIM_BODY_TIMEOUT_MS', parse: integer(1, 300_000), fallback: '30000' },

@@ -67,3 +67,9 @@ export function loggerOptions (level: string, format: LogFormat, stream?: NodeJS
       : stdoutDestination()),
   }
 }
+
+/** A logger outside Fastify (the event stream process): the app's level, format and destination. */
+export function processLogger (level: string, format: LogFormat): pino.Logger {
+  const options = loggerOptions(level, format) as pino.LoggerOptions & { stream: pino.DestinationStream }
+  return pino(options, options.stream)
+}

@@ -41,6 +41,8 @@ async function main (): Promise<void> {
     else app.log.info({ signal }, 'closing')
     await app.close()
   })
+  // The event streams' own process serves from the first stream on (until then, the gateway would).
+  await app.streamProcess?.started()
   let address: string
   try {
     address = await app.listen({ host: config.host, port: config.port })

@@ -13,7 +13,7 @@ import { signUserSig } from '../src/auth/usersig.js'
 export const CONFIG_VARS = ['HOST', 'PORT', 'TIM_DATA_DIR', 'TIM_SDKAPPID', 'TIM_SECRET_KEY', 'TIM_ADMIN_IDENTIFIER',
   'TIM_REVOKE_WINDOW_S', 'DATABASE_URL', 'TIM_DOWNLOAD_ALLOWED_HOSTS', 'TIM_DOWNLOAD_TIMEOUT_MS',
   'TIM_WEBHOOK_ALLOWED_HOSTS', 'TIM_WEBHOOK_TIMEOUT_MS', 'TIM_BEFORE_SEND_TIMEOUT_MS',
-  'TIM_MEDIA_MAX_BYTES', 'TIM_RATE_LIMIT', 'TIM_DOWNLOAD_RATE_LIMIT', 'TIM_DOWNLOAD_CONCURRENCY', 'TIM_HEAVY_CONCURRENCY', 'TIM_EVENTS_RETENTION_S', 'TIM_BODY_TIMEOUT_MS',
+  'TIM_MEDIA_MAX_BYTES', 'TIM_RATE_LIMIT', 'TIM_DOWNLOAD_RATE_LIMIT', 'TIM_DOWNLOAD_CONCURRENCY', 'TIM_HEAVY_CONCURRENCY', 'TIM_EVENTS_PROCESS', 'TIM_EVENTS_RETENTION_S', 'TIM_BODY_TIMEOUT_MS',
   'TIM_PG_POOL_SIZE', 'TIM_SQLITE_SYNC', 'TIM_S3_BUCKET', 'TIM_S3_ENDPOINT', 'TIM_S3_REGION', 'TIM_S3_FORCE_PATH_STYLE',
   'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'LOG_LEVEL', 'LOG_FORMAT']
 
@@ -80,12 +80,14 @@ export function testDatabaseUrl (t: TestContext): string | undefined {
 /**
  * A configuration on a fresh temporary data dir (its real SQLite file), quiet logs. With
  * TIMGATE_TEST_PG set, the store is a fresh schema of that database instead (testDatabaseUrl),
- * unless `env` names a DATABASE_URL itself: the same tests then run on PostgreSQL.
+ * unless `env` names a DATABASE_URL itself: the same tests then run on PostgreSQL. Event
+ * streams are served in the gateway's process (TIM_EVENTS_PROCESS=false) unless `env` says
+ * otherwise: tests that inject a clock need it there, and most apps of the suite never stream.
  */
 export function testConfig (t: TestContext, env: Env = {}): Config {
   const databaseUrl = env.DATABASE_URL === undefined ? testDatabaseUrl(t) : undefined
   const pgEnv = databaseUrl !== undefined ? { DATABASE_URL: databaseUrl } : {}
-  return loadConfig({ TIM_DATA_DIR: tempDir(t), LOG_LEVEL: 'silent', ...pgEnv, ...env })
+  return loadConfig({ TIM_DATA_DIR: tempDir(t), LOG_LEVEL: 'silent', TIM_EVENTS_PROCESS: 'false', ...pgEnv, ...env })
 }
 
 /** A whole gateway on its own temporary store (see testConfig), closed after the test. */

@@ -12,8 +12,26 @@ export const CLK_TCK = (() => {
   }
 })()
 
-/** User and system CPU seconds of a process (zero once it is gone). */
-export function cpuTimes (pid) {
+/**
+ * A process and its descendants, alive now (the gateway's event stream process is its
+ * child): a server's CPU and memory are those of all of them.
+ */
+export function treeOf (pid) {
+  const out = [pid]
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const task of readdirSync(`/proc/${out[i]}/task`)) {
+        for (const child of readFileSync(`/proc/${out[i]}/task/${task}/children`, 'utf8').trim().split(/\s+/)) if (child !== '') out.push(Number(child))
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out
+}
+
+/** User and system CPU seconds of one process (zero once it is gone). */
+function ownCpuTimes (pid) {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
@@ -21,6 +39,20 @@ export function cpuTimes (pid) {
   } catch {
     return { user: 0, sys: 0 }
   }
+}
+
+/**
+ * User and system CPU seconds of a process and of its descendants alive now (a child's
+ * seconds count while it lives: compare readings taken while the same children run).
+ */
+export function cpuTimes (pid) {
+  const sum = { user: 0, sys: 0 }
+  for (const p of treeOf(pid)) {
+    const t = ownCpuTimes(p)
+    sum.user += t.user
+    sum.sys += t.sys
+  }
+  return sum
 }
 
 /** User + system CPU seconds of a process. */
@@ -63,8 +95,24 @@ export function machineCpu () {
   return { busy: total - idle, total }
 }
 
-/** A memory figure of /proc/<pid>/status in bytes: `memory(pid, 'VmRSS')`, `'VmHWM'` (peak). */
-export const memory = (pid, key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024
+const ownMemory = (pid, key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024
+
+/**
+ * A memory figure of /proc/<pid>/status in bytes, summed over the process and its
+ * descendants: `memory(pid, 'VmRSS')`, `'VmHWM'` (the sum of each one's peak).
+ */
+export function memory (pid, key) {
+  const [self, ...children] = treeOf(pid)
+  let sum = ownMemory(self, key)
+  for (const p of children) {
+    try {
+      sum += ownMemory(p, key)
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return sum
+}
 
 /** Like `memory`, but undefined once the process is gone. */
 export function tryMemory (pid, key) {

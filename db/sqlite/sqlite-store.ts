@@ -38,6 +38,8 @@ export interface SqliteOptions {
   synchronous?: 'NORMAL' | 'FULL'
   /** Unix seconds now (a group's creation time). */
   now?: () => number
+  /** False for a second connection to the file (the event stream process): the gateway's own runs the checkpoints. */
+  checkpoints?: boolean
 }
 
 /**
@@ -61,7 +63,7 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
   // Checkpoints run in a worker (see checkpointer.ts); this threshold (40 MB of WAL) is
   // the backstop should it fall behind.
   db.pragma('wal_autocheckpoint = 10000')
-  const checkpointer = startCheckpointer(file, synchronous)
+  const checkpointer = options.checkpoints === false ? { stop: async () => {} } : startCheckpointer(file, synchronous)
 
   // Every write runs in the transaction that group commit opens for it, with seq counting.
   const seqs = seqCounter(db)

@@ -14,6 +14,8 @@ export interface EventHubOptions {
   view: ViewOf
   /** Called with an error when reading the log fails (the hub tries again at the next wake-up). */
   onError: (err: unknown) => void
+  /** Called once when a stream leaves (the stream process tells the gateway, which counts streams per identity). */
+  onLeave?: (stream: EventStream) => void
 }
 
 /**
@@ -29,6 +31,7 @@ export class EventHub {
   readonly #messages: MessageStore
   readonly #view: ViewOf
   readonly #onError: (err: unknown) => void
+  readonly #onLeave: ((stream: EventStream) => void) | undefined
   readonly #byUser = new Map<string, Set<EventStream>>()
   readonly #app = new Set<EventStream>()
   readonly #owners = new Map<string, number>()
@@ -46,6 +49,7 @@ export class EventHub {
     this.#messages = options.messages
     this.#view = options.view
     this.#onError = options.onError
+    this.#onLeave = options.onLeave
   }
 
   /** Starts following the log from its newest position. */
@@ -80,9 +84,9 @@ export class EventHub {
     })
   }
 
-  /** False when `owner` has STREAMS_PER_IDENTITY streams open already. */
-  admits (owner: string): boolean {
-    return (this.#owners.get(owner) ?? 0) < STREAMS_PER_IDENTITY
+  /** Streams of `owner` open here (at most STREAMS_PER_IDENTITY with those of the stream process). */
+  streamsOf (owner: string): number {
+    return this.#owners.get(owner) ?? 0
   }
 
   /**
@@ -107,6 +111,7 @@ export class EventHub {
       const left = (this.#owners.get(stream.owner) ?? 1) - 1
       if (left === 0) this.#owners.delete(stream.owner)
       else this.#owners.set(stream.owner, left)
+      this.#onLeave?.(stream)
     }
     stream.body.on('close', release)
     try {

@@ -1,4 +1,38 @@
 import type { Socket } from 'node:net'
+import { SECURITY_HEADERS } from '../plugins/response-headers.js'
+
+/** What a stream's head says of it, also in the answer to HEAD. */
+export const STREAM_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  'x-accel-buffering': 'no',
+} as const
+
+/** The response's head but its date and request id: one string for every stream. */
+const HEAD = 'HTTP/1.1 200 OK\r\n' + Object.entries({ ...SECURITY_HEADERS, ...STREAM_HEADERS, connection: 'close' })
+  .map(([name, value]) => `${name}: ${value}\r\n`).join('')
+
+/** A stream's response head, written on its connection, with a comment as the first bytes of its body. */
+export function streamHead (requestId: string): string {
+  return `${HEAD}date: ${new Date().toUTCString()}\r\nx-request-id: ${requestId}\r\n\r\n: timgate events\n\n`
+}
+
+/** Every stream gets a comment this often, so that proxies do not cut it (CONTRACT §8: at least every 15 s). */
+const PING_S = 15
+
+/**
+ * What one timer does every second for all the streams of a process: ends those whose
+ * UserSig has expired (`now`, Unix seconds), cuts those whose reader has fallen behind, and
+ * pings them all at every PING_S-th tick.
+ */
+export function tendStreams (streams: Iterable<EventStream>, tick: number, now: number, nowMs: number): void {
+  const ping = tick % PING_S === 0
+  for (const s of streams) {
+    if (s.expiresAt <= now) s.end()
+    else if (ping) s.write(': ping\n\n')
+    s.checkReader(nowMs)
+  }
+}
 
 /**
  * A stream whose reader has more than SLOW_BYTES waiting for longer than SLOW_MS is cut (it

@@ -229,12 +229,12 @@ export class MessageService {
     if (reader === undefined) {
       const stored = await this.store(drafts)
       const lens = await this.#lens(conv, viewer, stored)
-      return { messages: stored, view: m => this.#view(m, lens) }
+      return { messages: stored, view: m => viewOf(m, lens) }
     }
     const { stored, readPoint } = await this.#messages.insertReading(drafts, reader)
     this.#onStored(drafts.length)
     const lens = needs.read ? this.#lensWith(conv, viewer, readPoint, undefined) : this.#lensWith(conv, viewer, undefined, readPoint)
-    return { messages: stored, view: m => this.#view(m, lens) }
+    return { messages: stored, view: m => viewOf(m, lens) }
   }
 
   /**
@@ -254,7 +254,7 @@ export class MessageService {
 
   /** The Message as it would be stored, before it is (no seq, msg_id or unique id); a batch's has no conversation. */
   #proposed (draft: NewMessage, withConv: boolean): Record<string, unknown> {
-    const view: Record<string, unknown> = this.#view(this.#transient(draft, 0), { viewer: draft.sender })
+    const view: Record<string, unknown> = viewOf(this.#transient(draft, 0), { viewer: draft.sender })
     for (const key of withConv ? UNBORN_KEYS : [...UNBORN_KEYS, 'message_conv_id', 'message_conv_type']) delete view[key]
     delete (view as TextedView)[CONTENT_TEXT]
     return view
@@ -331,7 +331,7 @@ export class MessageService {
         msg_batch_send_result_identifier: to,
         msg_batch_send_result_code: 0,
         msg_batch_send_result_desc: '',
-        msg_batch_send_result_msg: this.#view(m, { viewer: sender }),
+        msg_batch_send_result_msg: viewOf(m, { viewer: sender }),
       }
     })
   }
@@ -490,13 +490,12 @@ export class MessageService {
   async #online (draft: NewMessage, viewer: string, recipients: readonly string[]): Promise<MessageOut> {
     const m = this.#transient(draft, await this.#messages.allocateId())
     this.#onOnline(m, recipients)
-    return this.#view(m, { viewer })
+    return viewOf(m, { viewer })
   }
 
   /** How `viewer` sees a stored message, given the read points of its conversation (events render with this). */
   viewWith (m: StoredMessage, viewer: string, readPoints: ReadonlyMap<string, HistoryPosition>): MessageOut {
-    const { convId, convType } = convIdFor(m.convKey, viewer)
-    return this.#view(m, { viewer, read: readPoints.get(viewer), peerRead: convType === ConvType.C2C ? readPoints.get(convId) : undefined, ids: { key: m.convKey, convId, convType } })
+    return viewWith(m, viewer, readPoints)
   }
 
   /** Stored messages of any conversations as `viewer` sees them (one read of their read points). */
@@ -521,7 +520,7 @@ export class MessageService {
   async #views (conv: Conversation, viewer: string, messages: StoredMessage[]): Promise<MessageOut[]> {
     if (messages.length === 0) return []
     const lens = await this.#lens(conv, viewer, messages)
-    return mapInSlices(messages, m => this.#view(m, lens))
+    return mapInSlices(messages, m => viewOf(m, lens))
   }
 
   /** How `viewer` sees stored messages of one conversation: the read points their views depend on, read now. */
@@ -538,34 +537,43 @@ export class MessageService {
   #lensWith (conv: Conversation, viewer: string, read: HistoryPosition | undefined, peerRead: HistoryPosition | undefined): Lens {
     return { viewer, ...(read !== undefined && { read }), ...(peerRead !== undefined && { peerRead }), ids: { key: conv.key, ...convIdFor(conv.key, viewer) } }
   }
+}
 
-  /** A stored message as the lens's viewer sees it. */
-  #view (m: StoredMessage, lens: Lens): MessageOut {
-    const { convId, convType } = lens.ids !== undefined && lens.ids.key === m.convKey ? lens.ids : convIdFor(m.convKey, lens.viewer)
-    const fromSelf = m.sender === lens.viewer
-    // One literal of a fixed shape, then the client's stored keys: spreading the content
-    // first made every view a slow, dictionary-mode object.
-    const view: TextedView = {
-      [CONTENT_TEXT]: knownJsonOf(m.content),
-      message_elem_array: m.content.message_elem_array as MessageOut['message_elem_array'],
-      message_conv_id: convId,
-      message_conv_type: convType,
-      message_sender: m.sender,
-      message_client_time: m.clientTime,
-      message_server_time: m.serverTime,
-      message_is_from_self: fromSelf,
-      message_is_read: fromSelf || m.origin === Origin.Imported || m.origin === Origin.Saved || atOrBefore(m, lens.read),
-      message_is_peer_read: convType === ConvType.C2C && fromSelf && atOrBefore(m, lens.peerRead),
-      message_is_online_msg: m.seq === 0 && m.origin === Origin.Sent,
-      message_status: m.deleted ? 4 : m.status,
-      message_unique_id: m.id,
-      message_msg_id: formatMsgId(m.id, m.clientTime, m.rand),
-      message_rand: m.rand,
-      message_seq: m.seq,
-    }
-    if (m.revoker !== null) view.message_revoker_user_id = m.revoker
-    // Stored keys are client keys (storedClientKeys): none is one of the keys above.
-    for (const key in m.content) if (key !== 'message_elem_array') (view as Record<string, unknown>)[key] = m.content[key]
-    return view
+/** A stored message as the lens's viewer sees it. */
+function viewOf (m: StoredMessage, lens: Lens): MessageOut {
+  const { convId, convType } = lens.ids !== undefined && lens.ids.key === m.convKey ? lens.ids : convIdFor(m.convKey, lens.viewer)
+  const fromSelf = m.sender === lens.viewer
+  // One literal of a fixed shape, then the client's stored keys: spreading the content
+  // first made every view a slow, dictionary-mode object.
+  const view: TextedView = {
+    [CONTENT_TEXT]: knownJsonOf(m.content),
+    message_elem_array: m.content.message_elem_array as MessageOut['message_elem_array'],
+    message_conv_id: convId,
+    message_conv_type: convType,
+    message_sender: m.sender,
+    message_client_time: m.clientTime,
+    message_server_time: m.serverTime,
+    message_is_from_self: fromSelf,
+    message_is_read: fromSelf || m.origin === Origin.Imported || m.origin === Origin.Saved || atOrBefore(m, lens.read),
+    message_is_peer_read: convType === ConvType.C2C && fromSelf && atOrBefore(m, lens.peerRead),
+    message_is_online_msg: m.seq === 0 && m.origin === Origin.Sent,
+    message_status: m.deleted ? 4 : m.status,
+    message_unique_id: m.id,
+    message_msg_id: formatMsgId(m.id, m.clientTime, m.rand),
+    message_rand: m.rand,
+    message_seq: m.seq,
   }
+  if (m.revoker !== null) view.message_revoker_user_id = m.revoker
+  // Stored keys are client keys (storedClientKeys): none is one of the keys above.
+  for (const key in m.content) if (key !== 'message_elem_array') (view as Record<string, unknown>)[key] = m.content[key]
+  return view
+}
+
+/**
+ * How `viewer` sees a stored message, given the read points of its conversation: a function
+ * of the message alone, so that the event stream process renders without the service.
+ */
+export function viewWith (m: StoredMessage, viewer: string, readPoints: ReadonlyMap<string, HistoryPosition>): MessageOut {
+  const { convId, convType } = convIdFor(m.convKey, viewer)
+  return viewOf(m, { viewer, read: readPoints.get(viewer), peerRead: convType === ConvType.C2C ? readPoints.get(convId) : undefined, ids: { key: m.convKey, convId, convType } })
 }

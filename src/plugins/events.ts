@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { tendStreams } from '../events/stream.js'
 
 export interface EventsOptions {
   /** TIM_EVENTS_RETENTION_S: how long events stay resumable. */
@@ -7,8 +8,6 @@ export interface EventsOptions {
   now: () => number
 }
 
-/** Every stream gets a comment this often, so that proxies do not cut it (CONTRACT §8: at least every 15 s). */
-const PING_S = 15
 /** Old events are swept this often, a batch at a time. */
 const SWEEP_MS = 60_000
 
@@ -21,17 +20,14 @@ const SWEEP_MS = 60_000
  */
 export default fp<EventsOptions>(async (app, opts) => {
   await app.hub.start()
+  const streamProcess = app.streamProcess
+  if (streamProcess !== undefined) {
+    void streamProcess.start()
+    const unsubscribe = app.store.events.subscribe(() => streamProcess.wake())
+    app.addHook('onClose', async () => unsubscribe())
+  }
   let ticks = 0
-  const tick = setInterval(() => {
-    const now = opts.now()
-    const nowMs = Date.now()
-    const ping = ++ticks % PING_S === 0
-    for (const s of app.hub.streams()) {
-      if (s.expiresAt <= now) s.end()
-      else if (ping) s.write(': ping\n\n')
-      s.checkReader(nowMs)
-    }
-  }, 1000)
+  const tick = setInterval(() => tendStreams(app.hub.streams(), ++ticks, opts.now(), Date.now()), 1000)
   tick.unref()
   let sweeping = false
   const sweep = setInterval(() => {
@@ -48,5 +44,6 @@ export default fp<EventsOptions>(async (app, opts) => {
     clearInterval(tick)
     clearInterval(sweep)
     app.hub.stop()
+    await streamProcess?.stop()
   })
 }, { name: 'timgate-events', dependencies: ['timgate-services'] })

@@ -10,6 +10,7 @@ import { DownloadService } from '../media/download.js'
 import { IdempotencyKeys } from '../idempotency/keys.js'
 import { msgIdsIn } from '../messages/recorded.js'
 import { EventHub } from '../events/hub.js'
+import { StreamProcess, type StreamerSettings } from '../events/stream-process.js'
 import { ConversationService } from '../conversations/service.js'
 import { SearchService } from '../search/service.js'
 
@@ -24,6 +25,8 @@ declare module 'fastify' {
     idempotency: IdempotencyKeys
     /** This process's fan-out of the event log to its streams. */
     hub: EventHub
+    /** The event stream process (TIM_EVENTS_PROCESS), which serves the streams when it runs. */
+    streamProcess: StreamProcess | undefined
     messageSearch: SearchService
   }
 }
@@ -40,6 +43,8 @@ export interface ServicesOptions {
   /** Unix seconds now, for tests of time rules. */
   now?: () => number
   onStored?: (count: number) => void
+  /** TIM_EVENTS_PROCESS: the streams are served by a process of their own, opened with these settings. */
+  streamProcess?: StreamerSettings | undefined
 }
 
 const unixNow = () => Math.floor(Date.now() / 1000)
@@ -73,7 +78,10 @@ export default fp<ServicesOptions>(async (app, opts) => {
     media: uploads,
     revokeWindowS: opts.revokeWindowS,
     now,
-    onOnline: (m, recipients) => hub.online(m, recipients),
+    onOnline: (m, recipients) => {
+      hub.online(m, recipients)
+      streamProcess?.online(m, recipients)
+    },
     ...(app.hasDecorator('beforeSend') && { beforeSend: (sender, m, original, recipients) => app.beforeSend.call(sender, m, original, recipients) }),
     ...(opts.onStored !== undefined && { onStored: opts.onStored }),
   })
@@ -83,7 +91,9 @@ export default fp<ServicesOptions>(async (app, opts) => {
     view: (m, viewer, readPoints) => messages.viewWith(m, viewer, readPoints),
     onError: (err) => app.log.warn({ err }, 'reading the event log failed; trying again at the next event'),
   })
+  const streamProcess = opts.streamProcess === undefined ? undefined : new StreamProcess(opts.streamProcess, app.log)
   app.decorate('hub', hub)
+  app.decorate('streamProcess', streamProcess)
   app.decorate('idempotency', idempotency)
   app.decorate('uploads', uploads)
   app.decorate('messages', messages)

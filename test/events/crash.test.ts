@@ -1,11 +1,11 @@
 import t from 'tap'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Env } from '../../src/config.js'
 import { signUserSig } from '../../src/auth/usersig.js'
 import { freePort, tempDir, testDatabaseUrl } from '../helper.js'
-import { exitWithin, start, waitHealthy } from '../fixtures/process.js'
+import { alive, exitWithin, start, waitHealthy } from '../fixtures/process.js'
 import { stream } from '../fixtures/sse.js'
 
 /** Sends acknowledged before the kill: a count, not a duration (a busy machine acknowledges fewer per second). */
@@ -13,6 +13,15 @@ const ACKS_BEFORE_KILL = 100
 const CONCURRENCY = 8
 
 interface Listed { message_msg_id: string }
+
+/** The child processes of `pid` (the gateway's: its event stream process). */
+function childrenOf (pid: number): number[] {
+  const out: number[] = []
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/)) if (child !== '') out.push(Number(child))
+  }
+  return out
+}
 
 t.test('when the gateway is killed with SIGKILL while sends stream out, then a stream resumed on the restarted one gets every event it had not seen, once, and only of stored messages', async t => {
   const dataDir = tempDir(t)
@@ -38,8 +47,13 @@ t.test('when the gateway is killed with SIGKILL while sends stream out, then a s
   const secret = JSON.parse(readFileSync(join(dataDir, 'secret.json'), 'utf8')) as { sdkappid: number, secret_key: string }
   const as = (user: string) => ({ authorization: `Bearer ${signUserSig(secret.sdkappid, secret.secret_key, user, 3600)}` })
 
+  // The gateway's event stream process serves the streams (TIM_EVENTS_PROCESS's default).
+  const [streamer] = childrenOf(first.child.proc.pid!)
+  t.ok(streamer !== undefined, 'the gateway runs its event stream process')
   const before = stream(t, `${first.base}/events`, as('bob'))
-  await before.opened
+  // Open through the kill: it ends with the gateway (its process goes with it).
+  const held = stream(t, `${first.base}/events`, as('carol'))
+  await Promise.all([before.opened, held.opened])
   const acked = new Set<string>()
   let stop = false
   let n = 0
@@ -69,6 +83,9 @@ t.test('when the gateway is killed with SIGKILL while sends stream out, then a s
   while (acked.size < ACKS_BEFORE_KILL && Date.now() < deadline) await sleep(10)
   first.child.proc.kill('SIGKILL')
   t.not(await exitWithin(first.child, 10_000), 'timeout', 'the gateway died on SIGKILL')
+  for (let i = 0; i < 500 && (alive(streamer!) || held.source.readyState !== held.source.CLOSED); i++) await sleep(20)
+  t.notOk(alive(streamer!), 'the event stream process exits when the gateway dies')
+  t.equal(held.source.readyState, held.source.CLOSED, 'a stream open at the kill ends: its client resumes elsewhere')
   stop = true
   await Promise.all(senders)
   t.ok(acked.size >= ACKS_BEFORE_KILL, `traffic was flowing: ${acked.size} acknowledged, ${seen.length} events seen before the reader left`)
