@@ -40,6 +40,8 @@ export interface SqliteOptions {
   now?: () => number
   /** False for a second connection to the file (the event stream process): the gateway's own runs the checkpoints. */
   checkpoints?: boolean
+  /** The file must be there already (a second connection never makes an empty database of its own). */
+  mustExist?: boolean
 }
 
 /**
@@ -48,7 +50,7 @@ export interface SqliteOptions {
  */
 export function openSqliteStore (file: string, options: SqliteOptions = {}): Store {
   const synchronous = options.synchronous ?? 'NORMAL'
-  const db = new Database(file)
+  const db = new Database(file, { fileMustExist: options.mustExist === true })
   db.pragma('journal_mode = WAL')
   db.pragma(`synchronous = ${synchronous}`)
   db.pragma('busy_timeout = 5000')

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import type { FastifyBaseLogger } from 'fastify'
 import type { StoredMessage } from '../../db/store.js'
 import type { LogFormat } from '../log.js'
-import { END_GRACE_MS } from './stream.js'
+import { END_GRACE_MS, streamingSockets } from './stream.js'
 
 /** What the stream process needs to open the store and log as the gateway does. */
 export interface StreamerSettings {
@@ -40,8 +40,11 @@ export type FromStreamer =
   | { t: 'ready' }
   | { t: 'left', owner: string }
 
-/** The stream process is started again this long after it died. */
+/** The stream process is started again this long after it died, twice as long after each quick death, up to MAX_RESTART_MS. */
 const RESTART_MS = 1000
+const MAX_RESTART_MS = 30_000
+/** A process that served this long before it died is started again after RESTART_MS. */
+const LIVED_MS = 60_000
 /** How long it may take to start. */
 const START_MS = 60_000
 
@@ -77,6 +80,9 @@ export class StreamProcess {
   #waking = false
   #restart: NodeJS.Timeout | undefined
   #started: Promise<void> = Promise.resolve()
+  #restartMs = RESTART_MS
+  /** Connections sent but not yet taken by the child: closed if it dies first (Node then never answers for them). */
+  readonly #pending = new Set<Socket>()
 
   constructor (settings: StreamerSettings, log: FastifyBaseLogger) {
     this.#settings = settings
@@ -115,6 +121,7 @@ export class StreamProcess {
   }
 
   async #start (): Promise<void> {
+    const startedAt = Date.now()
     const child = fork(ENTRY, [], { serialization: 'advanced', execArgv: [...process.execArgv, `--max-semi-space-size=${SEMI_SPACE_MB}`], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     this.#child = child
     let timer: NodeJS.Timeout | undefined
@@ -132,16 +139,21 @@ export class StreamProcess {
         if (msg.t === 'ready') {
           this.#ready = true
           done()
+          // Events that committed while it started, after its hub took the log's position.
+          this.#send({ t: 'wake' })
         } else this.#left(msg.owner)
       })
       child.once('exit', (code, signal) => {
         this.#ready = false
         this.#owners.clear()
+        for (const socket of this.#pending) socket.destroy()
+        this.#pending.clear()
         if (this.#child === child) this.#child = undefined
         done()
         if (this.#stopping) return
-        this.#log.error({ code, signal }, `the event stream process exited: its streams were cut (clients resume); streams are served by the gateway until it is started again in ${RESTART_MS} ms`)
-        this.#restart = setTimeout(() => { void this.start() }, RESTART_MS)
+        this.#restartMs = Date.now() - startedAt >= LIVED_MS ? RESTART_MS : Math.min(MAX_RESTART_MS, this.#restartMs * 2)
+        this.#log.error({ code, signal }, `the event stream process exited: its streams were cut (clients resume); streams are served by the gateway until it is started again in ${this.#restartMs} ms`)
+        this.#restart = setTimeout(() => { void this.start() }, this.#restartMs)
         this.#restart.unref()
       })
       // A child that dies mid-send: its exit says so.
@@ -166,11 +178,20 @@ export class StreamProcess {
    */
   hand (socket: Socket, request: StreamRequest): void {
     const child = this.#child!
+    // The connection's handle goes, not the socket object: Node would treat a server's
+    // socket as the server's connection in the child (and ask the child about it when the
+    // server closes). Gone already: nothing to serve.
+    const handle = (socket as unknown as { _handle: { readStop: () => number } | null })._handle
+    if (handle === null) return
     this.#owners.set(request.owner, this.streamsOf(request.owner) + 1)
-    // Not a connection of this server's to the child: Node would otherwise ask the child
-    // about it whenever the server closes.
-    ;(socket as unknown as { server: unknown }).server = null
-    child.send({ t: 'stream', ...request } satisfies ToStreamer, socket, { keepOpen: true }, (err) => {
+    // Until the child has it (handles go one at a time, each acknowledged), this process
+    // reads nothing more of it, and stray bytes already read close it rather than get an
+    // answer inside the stream (request-timeouts.ts).
+    handle.readStop()
+    streamingSockets.add(socket)
+    this.#pending.add(socket)
+    child.send({ t: 'stream', ...request } satisfies ToStreamer, handle as unknown as Socket, { keepOpen: true }, (err) => {
+      this.#pending.delete(socket)
       if (err !== null) this.#left(request.owner)
       socket.destroy()
     })
@@ -188,7 +209,8 @@ export class StreamProcess {
 
   /** An online message, for the child's streams. */
   online (m: StoredMessage, recipients: readonly string[]): void {
-    if (this.#ready) this.#send({ t: 'online', m, recipients })
+    // Online messages are never replayed: only a child with streams needs them.
+    if (this.#ready && this.#owners.size > 0) this.#send({ t: 'online', m, recipients })
   }
 
   #send (msg: ToStreamer): void {

@@ -5,7 +5,7 @@
  * by the store's own notifications), and ends its streams and itself when the gateway
  * stops or goes away.
  */
-import type { Socket } from 'node:net'
+import { Socket, type SocketConstructorOpts } from 'node:net'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { STATUS_CODES } from 'node:http'
@@ -25,7 +25,10 @@ import type { FromStreamer, StreamerSettings, StreamRequest, ToStreamer } from '
 /** Connections of its own to PostgreSQL: the log's reads and the messages' (LISTEN has one more). */
 const PG_POOL = 4
 
-const tell = (msg: FromStreamer) => { process.send?.(msg) }
+/** To the gateway, while it is there (once it has gone, the streams' leaving goes nowhere). */
+const tell = (msg: FromStreamer) => {
+  if (process.connected) process.send?.(msg, () => {})
+}
 
 /** The answer to a stream that could not start (the log could not be read): the gateway's {code, desc}. */
 function refusal (err: unknown, requestId: string): string {
@@ -55,7 +58,7 @@ function serve (hub: EventHub, log: Logger, socket: Socket, request: StreamReque
 
 async function openStore (settings: StreamerSettings): Promise<Store> {
   if (settings.databaseUrl !== undefined) return openPgStore(settings.databaseUrl, { poolSize: PG_POOL })
-  return openSqliteStore(join(settings.dataDir, 'timgate.db'), { checkpoints: false })
+  return openSqliteStore(join(settings.dataDir, 'timgate.db'), { checkpoints: false, mustExist: true })
 }
 
 /** What this process serves once it has started. */
@@ -101,7 +104,9 @@ function stop (): void {
   void (serving?.stop() ?? Promise.resolve()).finally(() => process.exit(0))
 }
 
-process.on('message', (msg: ToStreamer, socket?: Socket) => {
+process.on('message', (msg: ToStreamer, handle?: unknown) => {
+  // A stream's connection comes as its bare handle (stream-process.ts): made a socket here.
+  const socket = handle === undefined ? undefined : new Socket({ handle, readable: true, writable: true } as SocketConstructorOpts)
   if (msg.t === 'init') {
     main(msg.settings).then((s) => {
       serving = s
@@ -111,10 +116,14 @@ process.on('message', (msg: ToStreamer, socket?: Socket) => {
       process.exit(1)
     })
   } else if (msg.t === 'stop') stop()
-  else if (serving === undefined || stopping) socket?.destroy()
-  else if (msg.t === 'wake') serving.hub.wake()
-  else if (msg.t === 'online') serving.hub.online(msg.m, msg.recipients)
-  else if (socket !== undefined) serve(serving.hub, serving.log, socket, msg)
+  else if (msg.t === 'wake') serving?.hub.wake()
+  else if (msg.t === 'online') serving?.hub.online(msg.m, msg.recipients)
+  else if (socket === undefined || serving === undefined || stopping) {
+    // Not served (the client left before its connection was sent, or this process is
+    // ending): the gateway counted it.
+    socket?.destroy()
+    tell({ t: 'left', owner: msg.owner })
+  } else serve(serving.hub, serving.log, socket, msg)
 })
 // The gateway is gone (killed outright, say): the streams end, and their clients resume elsewhere.
 process.on('disconnect', stop)

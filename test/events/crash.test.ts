@@ -85,6 +85,7 @@ t.test('when the gateway is killed with SIGKILL while sends stream out, then a s
   t.not(await exitWithin(first.child, 10_000), 'timeout', 'the gateway died on SIGKILL')
   for (let i = 0; i < 500 && (alive(streamer!) || held.source.readyState !== held.source.CLOSED); i++) await sleep(20)
   t.notOk(alive(streamer!), 'the event stream process exits when the gateway dies')
+  t.notMatch(first.child.stderr(), /event stream process|ERR_IPC/, 'and ends its streams as it means to, not by a crash')
   t.equal(held.source.readyState, held.source.CLOSED, 'a stream open at the kill ends: its client resumes elsewhere')
   stop = true
   await Promise.all(senders)

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { connect } from 'node:net'
 import { build, text, type TestApp } from '../helper.js'
 import { stream, type Stream } from '../fixtures/sse.js'
 import { alive } from '../fixtures/process.js'
@@ -9,6 +10,7 @@ const PROCESS = { TIM_EVENTS_PROCESS: 'true' }
 /** Listening, once the stream process serves (its start is not part of the app's). */
 async function listen (g: TestApp): Promise<string> {
   await g.app.streamProcess!.started()
+  if (!g.app.streamProcess!.ready) throw new Error('the stream process did not start')
   return `${await g.app.listen({ port: 0, host: '127.0.0.1' })}/events`
 }
 type Msg = Record<string, unknown>
@@ -141,4 +143,51 @@ t.test('when the app closes, then the stream process ends its streams and exits,
   await g.app.close()
   await until('the stream ends', () => ended(b))
   t.notOk(alive(pid), 'the stream process has exited')
+})
+
+t.test('when clients reset their connections while they are being handed over, then the gateway stays up, no slot stays taken, and streams after them are served', async t => {
+  const g = await build(t, PROCESS)
+  const url = await listen(g)
+  const { port } = new URL(url)
+  const head = `GET /events HTTP/1.1\r\nhost: x\r\nauthorization: ${g.as('bob').authorization}\r\n\r\n`
+  // 50 at once (handles go to the child one at a time): each resets as soon as its request
+  // is out, some with stray bytes first; many are still queued when their client goes.
+  await Promise.all(Array.from({ length: 50 }, (_, i) => new Promise<void>(resolve => {
+    const socket = connect(Number(port), '127.0.0.1', () => {
+      socket.write(head)
+      setImmediate(() => {
+        if (i % 2 === 0) socket.write('garbage\r\n\r\n')
+        socket.resetAndDestroy()
+      })
+    })
+    socket.on('error', () => {}).on('close', () => resolve())
+  })))
+  await until('every handed-over stream has left', () => g.app.streamProcess!.streamsOf('bob') === 0)
+  const b = stream(t, url, g.as('bob'))
+  await b.opened
+  await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('still here'))
+  const [got] = await b.wait(1)
+  t.match(got!.data.event_data, { message_elem_array: [{ text_elem_content: 'still here' }] })
+  t.equal(g.app.streamProcess!.streamsOf('bob'), 1)
+})
+
+t.test('when the stream process dies while connections wait to be handed over, then each ends rather than hangs', async t => {
+  const g = await build(t, PROCESS)
+  const url = await listen(g)
+  const child = g.app.streamProcess!
+  const pid = child.pid!
+  const streams = Array.from({ length: 30 }, (_, i) => {
+    const s = stream(t, url, g.as(`u${i}`))
+    const state = { s, opened: false }
+    void s.opened.then(() => { state.opened = true })
+    return state
+  })
+  // Killed while the 30 are still arriving and being sent one by one.
+  await sleep(5)
+  process.kill(pid, 'SIGKILL')
+  await until('the gateway sees the process gone', () => !child.ready)
+  // Each was served by the process and ended with it, or was waiting and is closed, or came
+  // after and is served by the gateway (or the process started again): none hangs unanswered.
+  await until('every stream has opened or ended', () => streams.every(x => x.opened || ended(x.s)), 30_000)
+  t.pass('no client left hanging')
 })
