@@ -151,9 +151,10 @@ export class StreamProcess {
         if (this.#child === child) this.#child = undefined
         done()
         if (this.#stopping) return
-        this.#restartMs = Date.now() - startedAt >= LIVED_MS ? RESTART_MS : Math.min(MAX_RESTART_MS, this.#restartMs * 2)
-        this.#log.error({ code, signal }, `the event stream process exited: its streams were cut (clients resume); streams are served by the gateway until it is started again in ${this.#restartMs} ms`)
-        this.#restart = setTimeout(() => { void this.start() }, this.#restartMs)
+        const delay = Date.now() - startedAt >= LIVED_MS ? RESTART_MS : this.#restartMs
+        this.#restartMs = Math.min(MAX_RESTART_MS, delay * 2)
+        this.#log.error({ code, signal }, `the event stream process exited: its streams were cut (clients resume); streams are served by the gateway until it is started again in ${delay} ms`)
+        this.#restart = setTimeout(() => { void this.start() }, delay)
         this.#restart.unref()
       })
       // A child that dies mid-send: its exit says so.

@@ -8,7 +8,6 @@
 import { Socket, type SocketConstructorOpts } from 'node:net'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { STATUS_CODES } from 'node:http'
 import type { Logger } from 'pino'
 import type { Store } from '../../db/store.js'
 import { StoreUnavailable } from '../../db/errors.js'
@@ -17,6 +16,7 @@ import { openPgStore } from '../../db/postgres/pg-store.js'
 import { Errors } from '../errors.js'
 import { processLogger } from '../log.js'
 import { viewWith } from '../messages/service.js'
+import { rawErrorResponse } from '../plugins/errors.js'
 import { SECURITY_HEADERS } from '../plugins/response-headers.js'
 import { EventHub } from './hub.js'
 import { EventStream, streamHead, tendStreams } from './stream.js'
@@ -32,10 +32,7 @@ const tell = (msg: FromStreamer) => {
 
 /** The answer to a stream that could not start (the log could not be read): the gateway's {code, desc}. */
 function refusal (err: unknown, requestId: string): string {
-  const e = err instanceof StoreUnavailable ? Errors.databaseUnavailable() : Errors.internal()
-  const body = JSON.stringify({ code: e.code, desc: e.message })
-  const headers = { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), 'x-request-id': requestId, connection: 'close' }
-  return `HTTP/1.1 ${e.statusCode} ${STATUS_CODES[e.statusCode]}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${body}`
+  return rawErrorResponse(err instanceof StoreUnavailable ? Errors.databaseUnavailable() : Errors.internal(), { ...SECURITY_HEADERS, 'x-request-id': requestId })
 }
 
 /** One handed-over connection: its stream, live or resumed. */

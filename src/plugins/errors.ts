@@ -64,10 +64,11 @@ export function sendError (reply: FastifyReply, e: TimError): FastifyReply {
   return reply.code(e.statusCode).send(errorBody(e))
 }
 
-/** `e` as a whole HTTP/1.1 response, for a socket that Fastify no longer (or not yet) serves; the connection closes. */
-export function rawErrorResponse (e: TimError): string {
+/** `e` as a whole HTTP/1.1 response (with `headers` besides its own), for a socket that Fastify no longer (or not yet) serves; the connection closes. */
+export function rawErrorResponse (e: TimError, headers: Record<string, string> = {}): string {
   const body = JSON.stringify(errorBody(e))
   return `HTTP/1.1 ${e.statusCode} ${STATUS_CODES[e.statusCode] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('') +
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
 }
 
