@@ -242,6 +242,12 @@ export class EventHub {
       heard = page
       ctx = await this.#context(heard)
     }
+    // Each stream's frames of this page go in one write.
+    const held: EventStream[] = []
+    const deliver = (s: EventStream, pos: number, text: string) => {
+      if (s.hold()) held.push(s)
+      s.live(pos, text)
+    }
     for (const e of heard) {
       if (e.type === EventType.Membership) {
         const members = this.#members.get(e.convKey)!
@@ -256,13 +262,14 @@ export class EventHub {
         const streams = this.#byUser.get(user)
         if (streams === undefined) continue
         const text = render(e, user, ctx, this.#view, views)
-        if (text !== undefined) for (const s of streams) s.live(e.pos, text)
+        if (text !== undefined) for (const s of streams) deliver(s, e.pos, text)
       }
       if (this.#app.size > 0) {
         const text = this.#frameFor(e, undefined, ctx)
-        if (text !== undefined) for (const s of this.#app) s.live(e.pos, text)
+        if (text !== undefined) for (const s of this.#app) deliver(s, e.pos, text)
       }
     }
+    for (const s of held) s.release()
     // In the same turn as the last frame: a stream attached after this replays up to here.
     this.#head = last
   }

@@ -66,6 +66,12 @@ export class EventStream {
   /** Whether the response's head has gone: nothing is written before it. */
   #opened = false
   #slowSince: number | undefined
+  /**
+   * Between hold() and release(): '' until a frame comes, then that frame; a second one
+   * corks the socket (#corked), which gathers them into one write.
+   */
+  #held: string | undefined
+  #corked = false
 
   constructor (
     /**
@@ -141,8 +147,44 @@ export class EventStream {
   /** Any text (a comment, an online message, reset). */
   write (text: string): void {
     if (this.#ended || !this.#opened) return
+    if (this.#held !== undefined && !this.#corked) {
+      if (this.#held === '') {
+        this.#held = text
+        return
+      }
+      this.#corked = true
+      this.body.cork()
+      this.#write(this.#held)
+    }
+    this.#write(text)
+  }
+
+  #write (text: string): void {
     if (this.body.writableLength > MAX_BUFFERED_BYTES) return this.cut()
     this.body.write(text)
+  }
+
+  /**
+   * Frames written until release() go out in one write: a page of the log with several
+   * events for this stream costs one syscall, not one each, so that a stream process that
+   * falls behind catches up in fewer, larger writes. One frame is written as it is; more
+   * are gathered by the socket (cork), not joined into one string (large strings to flatten
+   * and collect). Answers false when it holds already.
+   */
+  hold (): boolean {
+    if (this.#held !== undefined) return false
+    this.#held = ''
+    return true
+  }
+
+  /** Writes what was held. */
+  release (): void {
+    const one = this.#held
+    this.#held = undefined
+    if (this.#corked) {
+      this.#corked = false
+      this.body.uncork()
+    } else if (one !== undefined && one !== '' && !this.#ended) this.#write(one)
   }
 
   /** Resolves once the reader has taken what waited beyond SLOW_BYTES (or the stream ended): a replay keeps pace with its reader. */

@@ -410,3 +410,24 @@ t.test('when a reader lets its stream pile up, then it is cut, not buffered with
   const rest = await again.wait(1000 - ids.length - 1, 60_000)
   t.ok(rest.length >= 1000 - ids.length - 1, 'the rest, on resuming')
 })
+
+t.test('when many events for one stream commit together, then they come in one write, in order, each once', async t => {
+  const g = await build(t)
+  const url = await listen(g)
+  const b = stream(t, url, g.as('bob'))
+  await b.opened
+  // Sent at once: group commit puts them in few transactions, and the hub reads them as one page.
+  const writes: number[] = []
+  const socket = [...g.app.hub.streams()][0]!.body
+  const write = socket.write.bind(socket)
+  const writev = (socket as unknown as { _writev: (...a: unknown[]) => unknown })._writev.bind(socket)
+  ;(socket as unknown as { _writev: (chunks: unknown[], cb: unknown) => unknown })._writev = (chunks, cb) => { writes.push(chunks.length); return writev(chunks, cb) }
+  socket.write = ((...a: Parameters<typeof write>) => { writes.push(1); return write(...a) }) as typeof socket.write
+  await Promise.all(Array.from({ length: 20 }, (_, i) => g.call('alice', 'POST', '/conversations/c2c_bob/messages', text(`m${i}`))))
+  const events = await b.wait(20)
+  await sleep(200)
+  t.equal(b.events.length, 20, 'each once')
+  t.ok(events.every((e, i) => i === 0 || Number(e.id) > Number(events[i - 1]!.id)), 'in order')
+  t.same(new Set(events.map(e => (e.data.event_data.message_elem_array as Msg[])[0]!.text_elem_content)).size, 20)
+  t.ok(writes.some(n => n > 1), `several frames went in one write: ${JSON.stringify(writes)}`)
+})
