@@ -84,6 +84,13 @@ export class EventHub {
     })
   }
 
+  /** Streams open here. */
+  get size (): number {
+    let n = 0
+    for (const count of this.#owners.values()) n += count
+    return n
+  }
+
   /** Streams of `owner` open here (at most STREAMS_PER_IDENTITY with those of the stream process). */
   streamsOf (owner: string): number {
     return this.#owners.get(owner) ?? 0

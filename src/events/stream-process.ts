@@ -81,6 +81,7 @@ export class StreamProcess {
   #restart: NodeJS.Timeout | undefined
   #started: Promise<void> = Promise.resolve()
   #restartMs = RESTART_MS
+  #restarts = 0
   /** Connections sent but not yet taken by the child: closed if it dies first (Node then never answers for them). */
   readonly #pending = new Set<Socket>()
 
@@ -97,6 +98,18 @@ export class StreamProcess {
   /** The child's process id, while it runs. */
   get pid (): number | undefined {
     return this.#child?.pid
+  }
+
+  /** Streams the child serves. */
+  get size (): number {
+    let n = 0
+    for (const count of this.#owners.values()) n += count
+    return n
+  }
+
+  /** Times the child died and was started again. */
+  get restarts (): number {
+    return this.#restarts
   }
 
   /** Streams of `owner` the child serves. */
@@ -154,6 +167,7 @@ export class StreamProcess {
         const delay = Date.now() - startedAt >= LIVED_MS ? RESTART_MS : this.#restartMs
         this.#restartMs = Math.min(MAX_RESTART_MS, delay * 2)
         this.#log.error({ code, signal }, `the event stream process exited: its streams were cut (clients resume); streams are served by the gateway until it is started again in ${delay} ms`)
+        this.#restarts++
         this.#restart = setTimeout(() => { void this.start() }, delay)
         this.#restart.unref()
       })

@@ -21,6 +21,10 @@ const SWEEP_MS = 60_000
 export default fp<EventsOptions>(async (app, opts) => {
   await app.hub.start()
   const streamProcess = app.streamProcess
+  app.metrics.eventStreams(() => ({
+    open: app.hub.size + (streamProcess?.size ?? 0),
+    process: streamProcess === undefined ? undefined : { up: streamProcess.ready, restarts: streamProcess.restarts },
+  }))
   if (streamProcess !== undefined) {
     void streamProcess.start()
     const unsubscribe = app.store.events.subscribe(() => streamProcess.wake())

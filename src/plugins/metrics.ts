@@ -33,6 +33,7 @@ export class Metrics {
   readonly #beforeSend = new Map<string, number>([['ok', 0], ['rejected', 0], ['modified', 0], ['failed', 0], ['timeout', 0]])
   #heavyWorking = 0
   #heavyWaiting = 0
+  #streams: () => { open: number, process: { up: boolean, restarts: number } | undefined } = () => ({ open: 0, process: undefined })
 
   request (method: string, route: string, status: number, seconds: number): void {
     // Keyed by the raw strings first: the escaped label text is built once per series.
@@ -80,6 +81,11 @@ export class Metrics {
     this.#beforeSend.set(result, this.#beforeSend.get(result)! + 1)
   }
 
+  /** Where the event streams are counted when /metrics is read (src/plugins/events.ts). */
+  eventStreams (read: () => { open: number, process: { up: boolean, restarts: number } | undefined }): void {
+    this.#streams = read
+  }
+
   /** Heavy requests (imports, batch sends) worked on now, and those waiting their turn (src/plugins/heavy-requests.ts). */
   heavyTurns (working: number, waiting: number): void {
     this.#heavyWorking = working
@@ -115,6 +121,12 @@ export class Metrics {
       ...series('timgate_heavy_requests_working', 'gauge', 'Imports and batch sends worked on now (at most 4 at once).', this.#heavyWorking),
       ...series('timgate_heavy_requests_waiting', 'gauge', 'Imports and batch sends admitted and waiting their turn, their bodies not yet read.', this.#heavyWaiting),
       ...series('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', process.memoryUsage.rss()))
+    const streams = this.#streams()
+    out.push(...series('timgate_event_streams', 'gauge', 'Event streams (GET /events) open now, in this gateway and its event stream process.', streams.open))
+    if (streams.process !== undefined) {
+      out.push(...series('timgate_event_stream_process_up', 'gauge', 'Whether the event stream process (TIM_EVENTS_PROCESS) serves the streams now (0: starting, or started again after it died).', streams.process.up ? 1 : 0),
+        ...series('timgate_event_stream_process_restarts_total', 'counter', 'Times the event stream process died and was started again.', streams.process.restarts))
+    }
     return out.join('\n') + '\n'
   }
 }

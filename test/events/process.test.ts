@@ -24,6 +24,7 @@ async function until (what: string, ok: () => boolean, ms = 20_000): Promise<voi
 }
 
 const ended = (s: Stream) => s.source.readyState === s.source.CLOSED
+const metrics = async (g: TestApp) => (await g.app.inject({ method: 'GET', url: '/metrics' })).body
 
 t.test('when the stream process serves the streams, then they hear their events from their own side, online messages live, the app stream everything once, and a resume replays', async t => {
   const g = await build(t, PROCESS)
@@ -43,6 +44,10 @@ t.test('when the stream process serves the streams, then they hear their events 
   await Promise.all([a.opened, b.opened, app.opened])
   t.equal(child.streamsOf('bob'), 1, 'the gateway counts the streams it handed over')
   t.equal(g.app.hub.streamsOf('bob'), 0, 'none is served in the gateway')
+  const shown = await metrics(g)
+  t.match(shown, /\ntimgate_event_streams 3\n/, '/metrics counts the streams of the stream process')
+  t.match(shown, /\ntimgate_event_stream_process_up 1\n/)
+  t.match(shown, /\ntimgate_event_stream_process_restarts_total 0\n/)
   const sent: Msg = (await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('hello bob'))).json()
   const [toA] = await a.wait(1)
   const [toB] = await b.wait(1)
@@ -116,6 +121,7 @@ t.test('when the stream process dies, then its streams end, the gateway serves s
   await until('the stream ends with the process', () => ended(b))
   await until('the gateway sees the process gone', () => !child.ready)
   t.equal(child.streamsOf('bob'), 0, 'its streams are no longer counted')
+  t.match(await metrics(g), /\ntimgate_event_stream_process_up 0\n/, '/metrics shows it down')
 
   // Meanwhile: served in the gateway's process.
   const meanwhile = stream(t, url, g.as('bob'))
@@ -123,6 +129,7 @@ t.test('when the stream process dies, then its streams end, the gateway serves s
   t.equal(g.app.hub.streamsOf('bob'), 1, 'served by the gateway while the process is down')
   await until('the process is started again', () => child.ready, 60_000)
   t.not(child.pid, pid, 'a new process')
+  t.match(await metrics(g), /\ntimgate_event_stream_process_restarts_total 1\n/, 'and counts the restart')
   const after = stream(t, url, g.as('bob'))
   await after.opened
   t.equal(child.streamsOf('bob'), 1, 'served by the new process')

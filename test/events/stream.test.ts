@@ -229,6 +229,9 @@ t.test('when an identity has 10 streams, then the 11th is 429 9507 with Retry-Af
   const url = await listen(g)
   const open = Array.from({ length: 10 }, () => stream(t, url, g.as('bob')))
   await Promise.all(open.map(s => s.opened))
+  const shown = (await g.app.inject({ method: 'GET', url: '/metrics' })).body
+  t.match(shown, /\ntimgate_event_streams 10\n/, '/metrics counts the open streams')
+  t.notMatch(shown, /timgate_event_stream_process/, 'no stream process, no series of it')
   const refused = await fetch(url, { headers: g.as('bob') })
   t.equal(refused.status, 429)
   t.ok(refused.headers.get('retry-after'))
