@@ -141,7 +141,7 @@ export class StreamProcess {
 
   async #start (): Promise<void> {
     const startedAt = Date.now()
-    const child = fork(ENTRY, [], { serialization: 'advanced', execArgv: [...process.execArgv, `--max-semi-space-size=${SEMI_SPACE_MB}`], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const child = fork(ENTRY, [], { execArgv: [...process.execArgv, `--max-semi-space-size=${SEMI_SPACE_MB}`], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     this.#child = child
     let timer: NodeJS.Timeout | undefined
     await new Promise<void>(resolve => {

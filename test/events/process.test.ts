@@ -159,7 +159,8 @@ t.test('when clients reset their connections while they are being handed over, t
   const head = `GET /events HTTP/1.1\r\nhost: x\r\nauthorization: ${g.as('bob').authorization}\r\n\r\n`
   // 50 at once (handles go to the child one at a time): each resets as soon as its request
   // is out, some with stray bytes first; many are still queued when their client goes.
-  await Promise.all(Array.from({ length: 50 }, (_, i) => new Promise<void>(resolve => {
+  let closed = 0
+  const clients = Promise.all(Array.from({ length: 50 }, (_, i) => new Promise<void>(resolve => {
     const socket = connect(Number(port), '127.0.0.1', () => {
       socket.write(head)
       setImmediate(() => {
@@ -167,11 +168,15 @@ t.test('when clients reset their connections while they are being handed over, t
         socket.resetAndDestroy()
       })
     })
-    socket.on('error', () => {}).on('close', () => resolve())
+    socket.on('error', () => {}).on('close', () => { closed++; resolve() })
   })))
+  await until(`every client closes (${closed} of 50 have)`, () => closed === 50)
+  await clients
   await until('every handed-over stream has left', () => g.app.streamProcess!.streamsOf('bob') === 0)
   const b = stream(t, url, g.as('bob'))
-  await b.opened
+  let opened = false
+  void b.opened.then(() => { opened = true })
+  await until(`a stream opens after them (the stream process holds ${g.app.streamProcess!.streamsOf('bob')} of bob's)`, () => opened)
   await g.call('alice', 'POST', '/conversations/c2c_bob/messages', text('still here'))
   const [got] = await b.wait(1)
   t.match(got!.data.event_data, { message_elem_array: [{ text_elem_content: 'still here' }] })
