@@ -22,8 +22,8 @@ import { EventHub } from './hub.js'
 import { EventStream, streamHead, tendStreams } from './stream.js'
 import type { FromStreamer, StreamerSettings, StreamRequest, ToStreamer } from './stream-process.js'
 
-/** Connections of its own to PostgreSQL: the log's reads and the messages' (LISTEN has one more). */
-const PG_POOL = 4
+/** Connections of its own to PostgreSQL (LISTEN has one more): its reads are few and short, and every connection counts against the server's max_connections (100 by default) with the gateway's pool and its replicas'. */
+const PG_POOL = 2
 
 /** To the gateway, while it is there (once it has gone, the streams' leaving goes nowhere). */
 const tell = (msg: FromStreamer) => {

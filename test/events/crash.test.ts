@@ -98,6 +98,7 @@ t.test('when the gateway is killed with SIGKILL while sends stream out, then a s
     const qs = new URLSearchParams({ count: '100', is_forward: 'true', ...(anchor !== undefined && { last_msg_id: anchor }) })
     const res = await fetch(`${second.base}/conversations/c2c_alice/messages?${qs.toString()}`, { headers: as('bob') })
     const batch = await res.json() as Listed[]
+    if (!Array.isArray(batch)) throw new Error(`listing the thread on the restarted gateway: ${res.status} ${JSON.stringify(batch)}`)
     for (const m of batch) stored.add(m.message_msg_id)
     if (batch.length < 100) break
     anchor = batch.at(-1)!.message_msg_id
