@@ -1,6 +1,6 @@
 import { EventType, type EventStore, type HistoryPosition, type LoggedEvent, type MessageStore, type StoredMessage } from '../../db/store.js'
 import { appViewer, envelope, frame, messageKey, pageContext, render, resetEnvelope, type PageContext, type ViewCache, type ViewOf } from './envelope.js'
-import type { EventStream } from './stream.js'
+import { StreamCounts, type EventStream } from './stream.js'
 
 /** Events read from the log at a time. */
 const PAGE = 500
@@ -34,7 +34,7 @@ export class EventHub {
   readonly #onLeave: ((stream: EventStream) => void) | undefined
   readonly #byUser = new Map<string, Set<EventStream>>()
   readonly #app = new Set<EventStream>()
-  readonly #owners = new Map<string, number>()
+  readonly #owners = new StreamCounts()
   /** Group members as of #head, for the groups seen so far. */
   readonly #members = new Map<string, Set<string>>()
   #head = 0
@@ -86,14 +86,12 @@ export class EventHub {
 
   /** Streams open here. */
   get size (): number {
-    let n = 0
-    for (const count of this.#owners.values()) n += count
-    return n
+    return this.#owners.size
   }
 
   /** Streams of `owner` open here (at most STREAMS_PER_IDENTITY with those of the stream process). */
   streamsOf (owner: string): number {
-    return this.#owners.get(owner) ?? 0
+    return this.#owners.of(owner)
   }
 
   /**
@@ -104,7 +102,7 @@ export class EventHub {
    */
   async attach (stream: EventStream, after: string | undefined, head: () => void): Promise<void> {
     this.#attached++
-    this.#owners.set(stream.owner, (this.#owners.get(stream.owner) ?? 0) + 1)
+    this.#owners.add(stream.owner)
     const set = stream.user === undefined ? this.#app : this.#byUser.get(stream.user) ?? new Set()
     if (stream.user !== undefined) this.#byUser.set(stream.user, set)
     set.add(stream)
@@ -115,9 +113,7 @@ export class EventHub {
       released = true
       set.delete(stream)
       if (stream.user !== undefined && set.size === 0) this.#byUser.delete(stream.user)
-      const left = (this.#owners.get(stream.owner) ?? 1) - 1
-      if (left === 0) this.#owners.delete(stream.owner)
-      else this.#owners.set(stream.owner, left)
+      this.#owners.remove(stream.owner)
       this.#onLeave?.(stream)
     }
     stream.body.on('close', release)

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import type { FastifyBaseLogger } from 'fastify'
 import type { StoredMessage } from '../../db/store.js'
 import type { LogFormat } from '../log.js'
-import { END_GRACE_MS, streamingSockets } from './stream.js'
+import { END_GRACE_MS, StreamCounts, streamingSockets } from './stream.js'
 
 /** What the stream process needs to open the store and log as the gateway does. */
 export interface StreamerSettings {
@@ -79,7 +79,7 @@ const ENTRY = fileURLToPath(new URL(`./streamer${extname(fileURLToPath(import.me
 export class StreamProcess {
   readonly #settings: StreamerSettings
   readonly #log: FastifyBaseLogger
-  readonly #owners = new Map<string, number>()
+  readonly #owners = new StreamCounts()
   #child: ChildProcess | undefined
   #ready = false
   #stopping = false
@@ -108,9 +108,7 @@ export class StreamProcess {
 
   /** Streams the child serves. */
   get size (): number {
-    let n = 0
-    for (const count of this.#owners.values()) n += count
-    return n
+    return this.#owners.size
   }
 
   /** Times the child died and was started again. */
@@ -120,7 +118,7 @@ export class StreamProcess {
 
   /** Streams of `owner` the child serves. */
   streamsOf (owner: string): number {
-    return this.#owners.get(owner) ?? 0
+    return this.#owners.of(owner)
   }
 
   /**
@@ -160,7 +158,7 @@ export class StreamProcess {
           done()
           // Events that committed while it started, after its hub took the log's position.
           this.#send({ t: 'wake' })
-        } else this.#left(msg.owner)
+        } else this.#owners.remove(msg.owner)
       })
       child.once('exit', (code, signal) => {
         this.#ready = false
@@ -183,12 +181,6 @@ export class StreamProcess {
     })
   }
 
-  #left (owner: string): void {
-    const left = (this.#owners.get(owner) ?? 1) - 1
-    if (left <= 0) this.#owners.delete(owner)
-    else this.#owners.set(owner, left)
-  }
-
   /**
    * Hands an admitted stream's connection to the child, which writes its head and events.
    * The child gets a descriptor of its own for the connection (keepOpen), and the gateway
@@ -204,7 +196,7 @@ export class StreamProcess {
     // server closes). Gone already: nothing to serve.
     const handle = (socket as unknown as { _handle: { readStop: () => number } | null })._handle
     if (handle === null) return
-    this.#owners.set(request.owner, this.streamsOf(request.owner) + 1)
+    this.#owners.add(request.owner)
     // Until the child has it (handles go one at a time, each acknowledged), this process
     // reads nothing more of it, and stray bytes already read close it rather than get an
     // answer inside the stream (request-timeouts.ts).
@@ -213,7 +205,7 @@ export class StreamProcess {
     this.#pending.add(socket)
     child.send({ t: 'stream', ...request } satisfies ToStreamer, handle as unknown as Socket, { keepOpen: true }, (err) => {
       this.#pending.delete(socket)
-      if (err !== null) this.#left(request.owner)
+      if (err !== null) this.#owners.remove(request.owner)
       socket.destroy()
     })
   }

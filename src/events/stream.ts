@@ -232,3 +232,37 @@ export class EventStream {
     this.body.destroy()
   }
 }
+
+/** Open streams counted by the identity they count against (at most STREAMS_PER_IDENTITY each), and in all. */
+export class StreamCounts {
+  readonly #byOwner = new Map<string, number>()
+  #total = 0
+
+  /** Streams open in all. */
+  get size (): number {
+    return this.#total
+  }
+
+  of (owner: string): number {
+    return this.#byOwner.get(owner) ?? 0
+  }
+
+  add (owner: string): void {
+    this.#byOwner.set(owner, this.of(owner) + 1)
+    this.#total++
+  }
+
+  /** One of `owner`'s streams left (never below none). */
+  remove (owner: string): void {
+    const left = this.of(owner) - 1
+    if (left < 0) return
+    if (left === 0) this.#byOwner.delete(owner)
+    else this.#byOwner.set(owner, left)
+    this.#total--
+  }
+
+  clear (): void {
+    this.#byOwner.clear()
+    this.#total = 0
+  }
+}
