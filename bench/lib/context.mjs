@@ -78,9 +78,9 @@ export async function createContext (suite, knobs) {
     nodeArgs: (name) => [...knobs.nodeArgs, ...(knobs.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'cpu-prof', name)}`] : [])],
 
     /**
-     * The gateway as `npm start` runs it, on a free port; the suite's store settings
-     * (suite.gatewayEnv), then `env`. `name` names its log and data dir; `as` its rows
-     * (default `name`). Resolves once it answers /health.
+     * The gateway as `npm start` runs it (BENCH_GATEWAY_NODE_ARGS aside), on a free port;
+     * the suite's store settings (suite.gatewayEnv), then `env`. `name` names its log and
+     * data dir; `as` its rows (default `name`). Resolves once it answers /health.
      */
     async startGateway (name, { env = {}, as = name } = {}) {
       const port = await freePort()
@@ -104,7 +104,7 @@ export async function createContext (suite, knobs) {
         ...env,
       }
       for (const [k, v] of Object.entries(gwEnv)) if (v === undefined) delete gwEnv[k]
-      const child = ctx.track(spawn(process.execPath, [...ctx.nodeArgs(name), join(root, 'dist/src/server.js')],
+      const child = ctx.track(spawn(process.execPath, [...knobs.gatewayNodeArgs, ...ctx.nodeArgs(name), join(root, 'dist/src/server.js')],
         { cwd: root, env: gwEnv, stdio: ['ignore', ctx.logFd(name), 'pipe'] }))
       // Its stderr (start-up errors, anything printed outside the logger) is shown, marked as its.
       createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (line) => process.stderr.write(`[${name} stderr] ${line}\n`))

@@ -26,6 +26,7 @@ export function readKnobs (defaults = {}, env = process.env) {
     scenarios: raw('BENCH_SCENARIOS', ''), // comma-separated names or groups; empty: all of the suite
     cpuProf: raw('BENCH_CPU_PROF', '0') === '1', // node servers under --cpu-prof, summarized at the end
     nodeArgs: raw('BENCH_NODE_ARGS', '').split(' ').filter(Boolean), // more node flags for the servers (NODE_OPTIONS refuses --trace-gc)
+    gatewayNodeArgs: raw('BENCH_GATEWAY_NODE_ARGS', '').split(' ').filter(Boolean), // more node flags for the gateway only: tuning it against unchanged baselines
     // SQLite scenarios
     historySizes: sizes('BENCH_HISTORY_SIZES', '10k,1m,10m'),
     searchSizes: sizes('BENCH_SEARCH_SIZES', '100k,1m'), // search: the history sizes it is measured at
