@@ -19,6 +19,9 @@ interface Series { key: string, withStatus: string }
 const series = (name: string, type: 'counter' | 'gauge', help: string, value: number): string[] =>
   [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`]
 
+/** The event streams open now (here and in the stream process) and, with TIM_EVENTS_PROCESS, that process's state. */
+type EventStreamsReading = { open: number, process: { up: boolean, restarts: number } | undefined }
+
 /** The few Prometheus series the gateway exports, kept in memory. */
 export class Metrics {
   readonly #labels = new Map<string, Series>()
@@ -33,7 +36,7 @@ export class Metrics {
   readonly #beforeSend = new Map<string, number>([['ok', 0], ['rejected', 0], ['modified', 0], ['failed', 0], ['timeout', 0]])
   #heavyWorking = 0
   #heavyWaiting = 0
-  #streams: () => { open: number, process: { up: boolean, restarts: number } | undefined } = () => ({ open: 0, process: undefined })
+  #streams: () => EventStreamsReading = () => ({ open: 0, process: undefined })
 
   request (method: string, route: string, status: number, seconds: number): void {
     // Keyed by the raw strings first: the escaped label text is built once per series.
@@ -82,7 +85,7 @@ export class Metrics {
   }
 
   /** Where the event streams are counted when /metrics is read (src/plugins/events.ts). */
-  eventStreams (read: () => { open: number, process: { up: boolean, restarts: number } | undefined }): void {
+  eventStreams (read: () => EventStreamsReading): void {
     this.#streams = read
   }
 
