@@ -1,7 +1,7 @@
 // Measuring with wrk: one run, a warm-up and a measured run of one server (its RSS sampled,
 // its CPU counted), and a scenario's plan over its servers and rounds.
 import { fmt, MB, median } from './format.mjs'
-import { cpuTimes, machineCpu, resetPeakRss, sampleRss, tryMemory } from './proc.mjs'
+import { bytesWritten, cpuTimes, machineCpu, resetPeakRss, sampleRss, tryMemory } from './proc.mjs'
 import { failures, runWrk, writeScript } from './wrk.mjs'
 
 /** wrk connections of a scenario: a number, or the name of a knob (default `connections`). */
@@ -40,9 +40,11 @@ export function measureHelpers (ctx) {
     const hwm = resetPeakRss(server.pid)
     const rss = sampleRss(server.pid, 100)
     const cpu0 = cpuTimes(server.pid)
+    const written0 = bytesWritten(server.pid)
     const m0 = machineCpu()
     const r = await wrk(server, measured, connections, knobs.duration)
     const cpu1 = cpuTimes(server.pid)
+    const written1 = bytesWritten(server.pid)
     const m1 = machineCpu()
     const mem = rss.stop()
     const peak = hwm ? Math.max(mem.peak ?? 0, tryMemory(server.pid, 'VmHWM') ?? 0) : mem.peak
@@ -74,6 +76,7 @@ export function measureHelpers (ctx) {
       peakRssMB: peak / MB,
       serverCpuUsPerRequest: perOk(cpu1.user + cpu1.sys - cpu0.user - cpu0.sys),
       serverSysUsPerRequest: perOk(cpu1.sys - cpu0.sys),
+      serverBytesWrittenPerRequest: (written1 - written0) / Math.max(1, ok),
       machineBusyPct: (m1.busy - m0.busy) / (m1.total - m0.total) * 100,
       warmup: { requests: warm.requests, non2xx: warm.status, rps: (warm.requests - warm.status) / (warm.duration_us / 1e6) },
       ...await ctx.suite.probe?.after(ctx, server, probe, ok),
@@ -87,7 +90,8 @@ export function measureHelpers (ctx) {
     ].filter(Boolean)
     ctx.log(`  ${round === undefined ? '' : `round ${round} `}${label.padEnd(16)} ${server.name.padEnd(8)} ${fmt(result.rps).padStart(7)} req/s` +
       `${result.rowsPerSecond === undefined ? '' : ` (${fmt(result.rowsPerSecond)} rows/s)`}${result.mbps === undefined ? '' : ` (${fmt(result.mbps)} MB/s)`}, ` +
-      `p50 ${fmt(result.p50, 1)} ms, p99 ${fmt(result.p99, 1)} ms, peak RSS ${fmt(result.peakRssMB)} MB, machine CPU ${fmt(result.machineBusyPct)} %` +
+      `p50 ${fmt(result.p50, 1)} ms, p99 ${fmt(result.p99, 1)} ms, peak RSS ${fmt(result.peakRssMB)} MB, ` +
+      `written ${fmt(result.serverBytesWrittenPerRequest / 1024, 1)} KB/req, machine CPU ${fmt(result.machineBusyPct)} %` +
       `${problems.length > 0 ? `  INVALID: ${problems.join(', ')}` : ''}`)
     return result
   }
