@@ -206,6 +206,8 @@ export interface SearchQuery {
    * of one of these are read. Absent: every block.
    */
   blooms?: Buffer[]
+  /** The keywords themselves, lower-cased: what a store that reads messages outside blocks may filter them by first (a message with none of them is not read further). */
+  keywords?: string[]
 }
 
 /**

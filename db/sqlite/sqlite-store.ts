@@ -12,7 +12,7 @@ import { sqliteIdempotency } from './idempotency.js'
 import { sqliteEvents } from './events.js'
 import { sqliteWebhooks } from './webhooks.js'
 import { sqliteConversations } from './conversations.js'
-import { sqliteSearch } from './search.js'
+import { backfillSearch, sqliteSearch } from './search.js'
 import { sqliteUploads } from './uploads.js'
 
 const MIGRATIONS = fileURLToPath(new URL('./migrations/', import.meta.url))
@@ -61,7 +61,7 @@ export function openSqliteStore (file: string, options: SqliteOptions = {}): Sto
   // temporary files they cost 20 µs per row of a send or an import.
   db.pragma('temp_store = MEMORY')
   // 012-search indexes the history stored before it.
-  migrate(db, MIGRATIONS, { 12: () => sqliteSearch(db).backfill() })
+  migrate(db, MIGRATIONS, { 12: () => backfillSearch(db) })
   // Checkpoints run in a worker (see checkpointer.ts); this threshold (40 MB of WAL) is
   // the backstop should it fall behind.
   db.pragma('wal_autocheckpoint = 10000')

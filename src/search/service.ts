@@ -42,7 +42,7 @@ export class SearchService {
     // All keywords: a block must hold the grams of every one; any: of one of them.
     const each = keywords.map(keywordBloom)
     const blooms = keywords.length === 0 ? undefined : all ? [each.reduce((u, b) => u.map((x, i) => x | b[i]!) as Buffer)] : each
-    const found = await this.index.search({ viewer: who.actAs, ...(convKey !== undefined && { convKey }), ...(blooms !== undefined && { blooms }) }, match)
+    const found = await this.index.search({ viewer: who.actAs, ...(convKey !== undefined && { convKey }), ...(blooms !== undefined && { blooms, keywords }) }, match)
     found.sort(newestFirst)
 
     const size = p.msg_search_param_page_size ?? 20
