@@ -32,12 +32,19 @@ const MESSAGE_COLUMNS = 'm.id, m.conv_key AS convKey, m.seq, m.server_time AS se
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
 /**
- * A keyword as it appears in a content's JSON text: a message whose text holds `k` has a
- * stored content whose text, lower-cased, holds this (JSON escapes character by character,
- * and lower-casing commutes with it). Undefined for a keyword with a lone surrogate, which
- * JSON escapes in a form of its own.
+ * Lower case with final sigma as sigma: the one case mapping that depends on its context
+ * (Σ is ς after a cased letter), which JSON's escapes change (`\nΣ` is a letter then Σ in
+ * the stored text, a newline then Σ in the message's own).
  */
-export const storedForm = (k: string): string | undefined => LONE_SURROGATE.test(k) ? undefined : JSON.stringify(k).slice(1, -1)
+const sigmaFold = (s: string): string => fold(s).replaceAll('ς', 'σ')
+
+/**
+ * A keyword as it appears in a content's JSON text: a message whose text holds `k` has a
+ * stored content whose sigmaFold holds this (JSON escapes character by character, and
+ * sigmaFold commutes with that). Undefined for a keyword with a lone surrogate, which JSON
+ * escapes in a form of its own.
+ */
+export const storedForm = (k: string): string | undefined => LONE_SURROGATE.test(k) ? undefined : sigmaFold(JSON.stringify(k).slice(1, -1))
 
 /** The rows of search_blocks a write adds to (as in 012, before the unfinished blocks moved), and how it writes them. */
 function blockWriter (db: Database) {
@@ -89,7 +96,7 @@ export function sqliteSearch (db: Database): SqliteSearch {
   let keywordTexts: string[] | undefined
   db.function('timgate_search_text', { deterministic: false }, (content: unknown) => {
     if (keywordTexts === undefined) return 1
-    const text = fold(content as string)
+    const text = sigmaFold(content as string)
     return keywordTexts.some(k => text.includes(k)) ? 1 : 0
   })
 

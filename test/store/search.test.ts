@@ -44,6 +44,9 @@ t.test('when messages are stored, then 1-, 2- and 3+-character keywords find the
   t.same(await find(s, 'a', '🎉🎂'), ['party 🎉🎂 time'], 'characters beyond the BMP are one character each')
   t.same(await find(s, 'a', '🎂'), ['party 🎉🎂 time'])
   t.same(await find(s, 'a', '\ud800 s'), ['lone \ud800 surrogate'], 'a lone surrogate is a character too')
+  await s.messages.insert([draft(ab, 'b', 'ΑΒ\nΣ 5'), draft(ab, 'b', 'ΑΒ\tΣ')])
+  t.same(await find(s, 'a', 'σ 5'), ['αβ\nσ 5'], 'Σ after an escape: σ in the text, ς in its stored JSON')
+  t.same(await find(s, 'a', 'β\tσ'), ['αβ\tσ'])
 })
 
 t.test('when a message has other elements, then file names, custom and location descriptions are its text, and nothing else', async t => {
