@@ -1,6 +1,9 @@
 // Measuring with wrk: one run, a warm-up and a measured run of one server (its RSS sampled,
 // its CPU counted), and a scenario's plan over its servers and rounds.
+import { existsSync, statSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fmt, MB, median } from './format.mjs'
+import { serverLatency } from './logs.mjs'
 import { bytesWritten, cpuTimes, machineCpu, resetPeakRss, sampleRss, tryMemory } from './proc.mjs'
 import { failures, runWrk, writeScript } from './wrk.mjs'
 
@@ -39,14 +42,20 @@ export function measureHelpers (ctx) {
     const probe = await ctx.suite.probe?.before(ctx, server)
     const hwm = resetPeakRss(server.pid)
     const rss = sampleRss(server.pid, 100)
+    const logFile = ctx.logFiles[server.logName]
+    const logFrom = logFile !== undefined && existsSync(logFile) ? statSync(logFile).size : undefined
     const cpu0 = cpuTimes(server.pid)
     const written0 = bytesWritten(server.pid)
     const m0 = machineCpu()
+    const t0 = Date.now()
     const r = await wrk(server, measured, connections, knobs.duration)
+    const t1 = Date.now()
     const cpu1 = cpuTimes(server.pid)
     const written1 = bytesWritten(server.pid)
     const m1 = machineCpu()
     const mem = rss.stop()
+    // The gateway writes its log in batches, the last one within LOG_FLUSH_MS (200 ms).
+    const own = logFrom === undefined ? undefined : await sleep(300).then(() => serverLatency(logFile, logFrom, t0, t1))
     const peak = hwm ? Math.max(mem.peak ?? 0, tryMemory(server.pid, 'VmHWM') ?? 0) : mem.peak
     const seconds = r.duration_us / 1e6
     const ok = r.requests - r.status
@@ -71,6 +80,7 @@ export function measureHelpers (ctx) {
       p50: r.p50_us / 1000,
       p99: r.p99_us / 1000,
       max: r.max_us / 1000,
+      ...(own !== undefined && { readToAnswered: own }),
       rssAfterWarmupMB: mem.first / MB,
       rssEndMB: mem.last / MB,
       peakRssMB: peak / MB,
@@ -90,7 +100,7 @@ export function measureHelpers (ctx) {
     ].filter(Boolean)
     ctx.log(`  ${round === undefined ? '' : `round ${round} `}${label.padEnd(16)} ${server.name.padEnd(8)} ${fmt(result.rps).padStart(7)} req/s` +
       `${result.rowsPerSecond === undefined ? '' : ` (${fmt(result.rowsPerSecond)} rows/s)`}${result.mbps === undefined ? '' : ` (${fmt(result.mbps)} MB/s)`}, ` +
-      `p50 ${fmt(result.p50, 1)} ms, p99 ${fmt(result.p99, 1)} ms, peak RSS ${fmt(result.peakRssMB)} MB, ` +
+      `p50 ${fmt(result.p50, 1)} ms, p99 ${fmt(result.p99, 1)} ms${own === undefined ? '' : ` (read → answered in the server: p99 ${fmt(own.p99, 1)} ms)`}, peak RSS ${fmt(result.peakRssMB)} MB, ` +
       `written ${fmt(result.serverBytesWrittenPerRequest / 1024, 1)} KB/req, machine CPU ${fmt(result.machineBusyPct)} %` +
       `${problems.length > 0 ? `  INVALID: ${problems.join(', ')}` : ''}`)
     return result
