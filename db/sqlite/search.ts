@@ -163,8 +163,9 @@ export function sqliteSearch (db: Database): SqliteSearch {
       t = { convKey: m.convKey, block: row?.search_tail_block ?? block, stored: row?.search_tail === null || row === undefined ? [] : JSON.parse(row.search_tail) as number[], added: [] }
       tails.set(m.convKey, t)
     }
-    // A block that was left short (its last seq given back by an import that met its twin,
-    // or revoked before 012 indexed it) is written as it is.
+    // Seqs come without gaps (an import that met its twin gives its seq back to the next
+    // message), so the tail is the block of the next seq; should a row say otherwise, its
+    // block is written as it is rather than merged into the next one.
     if (t.block !== block) {
       close(t)
       t.block = block
