@@ -44,7 +44,7 @@ const sigmaFold = (s: string): string => fold(s).replaceAll('ς', 'σ')
  * sigmaFold commutes with that). Undefined for a keyword with a lone surrogate, which JSON
  * escapes in a form of its own.
  */
-export const storedForm = (k: string): string | undefined => LONE_SURROGATE.test(k) ? undefined : sigmaFold(JSON.stringify(k).slice(1, -1))
+const storedForm = (k: string): string | undefined => LONE_SURROGATE.test(k) ? undefined : sigmaFold(JSON.stringify(k).slice(1, -1))
 
 /** The rows of search_blocks a write adds to (as in 012, before the unfinished blocks moved), and how it writes them. */
 function blockWriter (db: Database) {
@@ -106,26 +106,20 @@ export function sqliteSearch (db: Database): SqliteSearch {
   const blocks = `SELECT b.conv_key, b.entries FROM scopes s CROSS JOIN search_blocks b ON b.conv_key = s.conv_key AND b.owner = s.owner
     WHERE timgate_search_block(b.bloom)`
   // What the viewer sees now: its C2C threads and groups (shared blocks), its saved messages.
-  const everywhere = db.prepare<{ viewer: string }, { conv_key: string, entries: string }>(
-    `WITH scopes (conv_key, owner) AS (
+  const everywhereScopes = `WITH scopes (conv_key, owner) AS (
        SELECT conv_key, '' FROM conversations WHERE user_a = @viewer
        UNION SELECT conv_key, '' FROM conversations WHERE user_b = @viewer
        UNION SELECT conv_key, '' FROM group_members WHERE user_id = @viewer
-       UNION SELECT conv_key, owner FROM search_saved WHERE owner = @viewer)
-     ${blocks}`)
-  const within1 = db.prepare<{ viewer: string, convKey: string }, { conv_key: string, entries: string }>(
-    `WITH scopes (conv_key, owner) AS (VALUES (@convKey, ''), (@convKey, @viewer)) ${blocks}`)
-  // The messages of the unfinished blocks of the viewer's conversations (or of one).
-  const tail = `SELECT ${MESSAGE_COLUMNS} FROM scopes s JOIN conversations c ON c.conv_key = s.conv_key
+       UNION SELECT conv_key, owner FROM search_saved WHERE owner = @viewer)`
+  const oneScopes = `WITH scopes (conv_key, owner) AS (VALUES (@convKey, ''), (@convKey, @viewer))`
+  const everywhere = db.prepare<{ viewer: string }, { conv_key: string, entries: string }>(`${everywhereScopes} ${blocks}`)
+  const within1 = db.prepare<{ viewer: string, convKey: string }, { conv_key: string, entries: string }>(`${oneScopes} ${blocks}`)
+  // The messages of the unfinished blocks (shared messages) in the same scopes.
+  const tail = `SELECT ${MESSAGE_COLUMNS} FROM scopes s JOIN conversations c ON c.conv_key = s.conv_key AND s.owner = ''
     JOIN json_each(c.search_tail) j JOIN messages m ON m.id = j.value
     WHERE c.search_tail IS NOT NULL AND m.status <> 6 AND timgate_search_text(m.content)`
-  const tailsEverywhere = db.prepare<{ viewer: string }, MessageRow>(
-    `WITH scopes (conv_key) AS (
-       SELECT conv_key FROM conversations WHERE user_a = @viewer
-       UNION SELECT conv_key FROM conversations WHERE user_b = @viewer
-       UNION SELECT conv_key FROM group_members WHERE user_id = @viewer)
-     ${tail}`)
-  const tailWithin1 = db.prepare<{ convKey: string }, MessageRow>(`WITH scopes (conv_key) AS (VALUES (@convKey)) ${tail}`)
+  const tailsEverywhere = db.prepare<{ viewer: string }, MessageRow>(`${everywhereScopes} ${tail}`)
+  const tailWithin1 = db.prepare<{ viewer: string, convKey: string }, MessageRow>(`${oneScopes} ${tail}`)
   const getTail = db.prepare<[string], { search_tail: string | null, search_tail_block: number | null }>(
     'SELECT search_tail, search_tail_block FROM conversations WHERE conv_key = ?')
   const setTail = db.prepare<[string | null, number | null, string]>('UPDATE conversations SET search_tail = ?, search_tail_block = ? WHERE conv_key = ?')
@@ -209,7 +203,7 @@ export function sqliteSearch (db: Database): SqliteSearch {
         let rows, tailRows
         try {
           rows = q.convKey === undefined ? everywhere.all({ viewer: q.viewer }) : within1.all({ viewer: q.viewer, convKey: q.convKey })
-          tailRows = q.convKey === undefined ? tailsEverywhere.all({ viewer: q.viewer }) : tailWithin1.all({ convKey: q.convKey })
+          tailRows = q.convKey === undefined ? tailsEverywhere.all({ viewer: q.viewer }) : tailWithin1.all({ viewer: q.viewer, convKey: q.convKey })
         } finally {
           keywordBlooms = undefined
           keywordTexts = undefined
