@@ -29,6 +29,9 @@ interface Tail { convKey: string, block: number, stored: number[], added: Indexe
 type MessageRow = Indexed & { content: string }
 const MESSAGE_COLUMNS = 'm.id, m.conv_key AS convKey, m.seq, m.server_time AS serverTime, m.sender, m.elem_mask AS elemMask, m.content'
 
+/** A message row as the index takes it: its content parsed. */
+const toIndexed = <R extends MessageRow>(row: R): Omit<R, 'content'> & Indexed => ({ ...row, content: JSON.parse(row.content) as Indexed['content'] })
+
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
 /**
@@ -76,11 +79,11 @@ function blockWriter (db: Database) {
 /** Indexes every message not revoked (migration 012), inside the migration's transaction: every block into search_blocks, which 014 then moves the unfinished ones out of. */
 export function backfillSearch (db: Database): void {
   const { toBlock, flushBlocks } = blockWriter(db)
-  const history = db.prepare<[number], Indexed & { owner: string | null, content: string }>(
+  const history = db.prepare<[number], MessageRow & { owner: string | null }>(
     `SELECT id, conv_key AS convKey, seq, server_time AS serverTime, sender, elem_mask AS elemMask, owner, content
      FROM messages WHERE id > ? AND status <> 6 ORDER BY id LIMIT 5000`)
   for (let after = 0, rows = history.all(after); rows.length > 0; rows = history.all(after)) {
-    for (const row of rows) toBlock({ ...row, content: JSON.parse(row.content) as Indexed['content'] }, row.owner)
+    for (const row of rows) toBlock(toIndexed(row), row.owner)
     after = rows.at(-1)!.id
     flushBlocks()
   }
@@ -129,7 +132,6 @@ export function sqliteSearch (db: Database): SqliteSearch {
   const deletedIn = db.prepare<[string, string], { message_id: number }>('SELECT message_id FROM deletions WHERE conv_key = ? AND user_id = ?')
 
   const tails = new Map<string, Tail>()
-  const toEntry = (row: MessageRow): Indexed => ({ ...row, content: JSON.parse(row.content) as Indexed['content'] })
   const { pending, load, getBlock, putBlock, toBlock, flushBlocks } = blockWriter(db)
   const flush = () => {
     flushBlocks()
@@ -143,7 +145,7 @@ export function sqliteSearch (db: Database): SqliteSearch {
   /** A tail's messages, those stored before the write and those it added, into their block in search_blocks; the tail is then empty. */
   const close = (t: Tail) => {
     const p = pendingBlock(pending, t.convKey, '', t.block, load)
-    if (t.stored.length > 0) for (const row of tailMessages.all(JSON.stringify(t.stored))) addEntry(p, toEntry(row), row.elemMask)
+    if (t.stored.length > 0) for (const row of tailMessages.all(JSON.stringify(t.stored))) addEntry(p, toIndexed(row), row.elemMask)
     for (const m of t.added) addEntry(p, m, m.elemMask)
     t.stored = []
     t.added = []
