@@ -41,20 +41,23 @@ export interface Seqs {
  * runs every write inside `within`, so that any write may insert messages.
  */
 export function seqCounter (db: Database): Seqs {
-  const upsert = db.prepare<{ key: string, time: number | null, at: number, n: number, a: string | null, b: string | null }, { last_seq: number, last_time: number, tally: number }>(
-    `INSERT INTO conversations (conv_key, last_seq, last_time, user_a, user_b, tally, active_time) VALUES (@key, 1, coalesce(@time, 0), @a, @b, @n, @at)
-     ON CONFLICT (conv_key) DO UPDATE SET last_seq = last_seq + 1, last_time = max(last_time, coalesce(@time, last_time)),
-       tally = tally + @n, active_time = max(active_time, @at)
+  // Positional parameters in the statements every message runs: binding by name costs
+  // ~0.5 µs a call more (an object made and its keys looked up). An import's time (null)
+  // is 0 in `excluded`, which leaves last_time as it is (times are never negative).
+  const upsert = db.prepare<[string, number | null, string | null, string | null, number, number], { last_seq: number, last_time: number, tally: number }>(
+    `INSERT INTO conversations (conv_key, last_seq, last_time, user_a, user_b, tally, active_time) VALUES (?, 1, coalesce(?, 0), ?, ?, ?, ?)
+     ON CONFLICT (conv_key) DO UPDATE SET last_seq = last_seq + 1, last_time = max(last_time, excluded.last_time),
+       tally = tally + excluded.tally, active_time = max(active_time, excluded.active_time)
      RETURNING last_seq, last_time, tally`)
   const setSeq = db.prepare<[number, number, number, number, string]>('UPDATE conversations SET last_seq = ?, last_time = ?, tally = ?, active_time = max(active_time, ?) WHERE conv_key = ?')
   const readHead = db.prepare<[string], { last_seq: number, last_time: number, tally: number }>('SELECT last_seq, last_time, tally FROM conversations WHERE conv_key = ?')
-  const upsertC2c = db.prepare<{ user: string, key: string, peer: string | null, time: number, sent: number }>(
-    `INSERT INTO user_conversations (user_id, conv_key, is_group, peer, listed, active_time, sent) VALUES (@user, @key, 0, @peer, 1, @time, @sent)
+  const upsertC2c = db.prepare<[string, string, string | null, number, number]>(
+    `INSERT INTO user_conversations (user_id, conv_key, is_group, peer, listed, active_time, sent) VALUES (?, ?, 0, ?, 1, ?, ?)
      ON CONFLICT (user_id, conv_key) DO UPDATE SET listed = 1, active_time = max(active_time, excluded.active_time), sent = sent + excluded.sent`)
-  const updateGroup = db.prepare<{ user: string, key: string, time: number, sent: number, unhide: number }>(
-    `UPDATE user_conversations SET active_time = max(active_time, @time), sent = sent + @sent,
-       hidden_seq = CASE WHEN @unhide = 1 THEN NULL ELSE hidden_seq END
-     WHERE user_id = @user AND conv_key = @key`)
+  const updateGroup = db.prepare<[number, number, number, string, string]>(
+    `UPDATE user_conversations SET active_time = max(active_time, ?), sent = sent + ?,
+       hidden_seq = CASE WHEN ? = 1 THEN NULL ELSE hidden_seq END
+     WHERE user_id = ? AND conv_key = ?`)
   const counted = new Map<string, { seq: number, time: number, tally: number, active: number, dirty: boolean }>()
   // By conversation, then user: no key string made per message.
   const rows = new Map<string, Map<string, RowChange>>()
@@ -64,7 +67,7 @@ export function seqCounter (db: Database): Seqs {
       const n = countable ? 1 : 0
       const c = counted.get(conv.key)
       if (c === undefined) {
-        const row = upsert.get({ key: conv.key, time, at, n, a: conv.users?.[0] ?? null, b: conv.users?.[1] ?? null })!
+        const row = upsert.get(conv.key, time, conv.users?.[0] ?? null, conv.users?.[1] ?? null, n, at)!
         counted.set(conv.key, { seq: row.last_seq, time: row.last_time, tally: row.tally, active: 0, dirty: false })
         return { seq: row.last_seq, time: row.last_time, tally: row.tally }
       }
@@ -105,8 +108,8 @@ export function seqCounter (db: Database): Seqs {
         const users = rows.get(key)!
         for (const user of [...users.keys()].sort()) {
           const change = users.get(user)!
-          if (change.group) updateGroup.run({ user, key, time: change.time, sent: change.sent, unhide: change.unhide ? 1 : 0 })
-          else upsertC2c.run({ user, key, peer: change.peer, time: change.time, sent: change.sent })
+          if (change.group) updateGroup.run(change.time, change.sent, change.unhide ? 1 : 0, user, key)
+          else upsertC2c.run(user, key, change.peer, change.time, change.sent)
         }
       }
       counted.clear()
