@@ -108,15 +108,17 @@ export function measureHelpers (ctx) {
 
   /**
    * The declarative part of a scenario: its plan measured on each of its servers, in order,
-   * BENCH_ROUNDS times (every other round in reverse, so that a drift of the machine favours
-   * none); the report takes the median run of each. Answers the runs by server name (lists).
+   * BENCH_ROUNDS times, or the scenario's own `rounds` when that is more (every other round in
+   * reverse, so that a drift of the machine favours none); the report takes the median run of
+   * each. Answers the runs by server name (lists).
    */
   const runPlan = async (scenario, { label = scenario.name, servers = scenario.servers.map(n => ctx.servers[n]), plan = scenario.plan, prepared } = {}) => {
     const byServer = {}
     const opts = { connections: connectionsOf(scenario, knobs), rowsPerRequest: scenario.rowsPerRequest, mbps: scenario.mbps, prepared }
-    for (let round = 1; round <= knobs.rounds; round++) {
+    const rounds = Math.max(knobs.rounds, scenario.rounds ?? 1)
+    for (let round = 1; round <= rounds; round++) {
       for (const server of round % 2 === 1 ? servers : [...servers].reverse()) {
-        (byServer[server.name] ??= []).push(await measure(label, server, plan, { ...opts, ...(knobs.rounds > 1 && { round }) }))
+        (byServer[server.name] ??= []).push(await measure(label, server, plan, { ...opts, ...(rounds > 1 && { round }) }))
       }
     }
     return byServer

@@ -41,6 +41,9 @@ const scenario = {
   servers: ['bare', 'naive', 'gateway'],
   baseline: 'naive',
   target: { ratio: 1.0, p99Ratio: 1.5 },
+  // Three rounds at least, whatever BENCH_ROUNDS: a single round's p99 is as often the host's
+  // stall (100-300 ms on either server) as the servers' own (docs/performance.md, 2026-12-05).
+  rounds: 3,
   plan: sendPlan(PEERS),
   async run (ctx) {
     const runs = await ctx.runPlan(scenario)
